@@ -1,0 +1,5 @@
+"""`python -m qtc` runs the command line."""
+
+from qtc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The `Broker` port: the handful of calls the order tracker needs from any broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Literal, Protocol
+
+from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
+
+ListStatus = Literal["open", "closed", "all"]
+MAX_LIST_LIMIT = 500
+
+
+class Broker(Protocol):
+    """Submit, cancel, look up and list orders, and stream their updates.
+
+    Errors are those of `qtc.domain.errors`: TransientBrokerError (retry), OrderRejected,
+    OrderNotFound, OrderNotCancelable, BrokerAuthError, BrokerProtocolError.
+    """
+
+    name: str
+
+    async def submit(self, request: OrderRequest) -> BrokerOrder:
+        """Place an order. BrokerUnavailable means the outcome is unknown: look it up."""
+        ...
+
+    async def cancel(self, broker_order_id: str) -> None:
+        """Ask for a cancel; the final status arrives as an update."""
+        ...
+
+    async def get_order(self, broker_order_id: str) -> BrokerOrder:
+        """One order by the broker's id; OrderNotFound if there is none."""
+        ...
+
+    async def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
+        """One order by our id; OrderNotFound if there is none."""
+        ...
+
+    async def list_orders(
+        self,
+        status: ListStatus = "open",
+        after: datetime | None = None,
+        limit: int = MAX_LIST_LIMIT,
+    ) -> list[BrokerOrder]:
+        """Orders submitted strictly after `after`, oldest first, at most `limit` (<= 500)."""
+        ...
+
+    def updates(self) -> AsyncIterator[TradeUpdate | StreamConnected]:
+        """The live update stream. Yields StreamConnected on every (re)connect; never ends
+        unless the broker is closed."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and stop the stream."""
+        ...

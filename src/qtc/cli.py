@@ -1,0 +1,47 @@
+"""The `qtc` command line: run, exchange, teams and orders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qtc", description="Live trading competitions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    from qtc.runner import add_run_arguments
+
+    add_run_arguments(sub.add_parser("run", help="run the competition's minute loop"))
+
+    from qtc.exchange.cli import add_exchange_arguments
+
+    add_exchange_arguments(
+        sub.add_parser("exchange", help="serve the local Alpaca-compatible exchange")
+    )
+
+    teams = sub.add_parser("teams", help="manage teams").add_subparsers(dest="teams_command")
+    key = teams.add_parser("key", help="issue (or re-issue) a team's API key; printed once")
+    key.add_argument("team_id")
+    key.add_argument("--data-dir", default="data")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `qtc` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        from qtc.runner import run_command
+
+        return run_command(args)
+    if args.command == "exchange":
+        from qtc.exchange.cli import exchange_command
+
+        return exchange_command(args)
+    if args.command == "teams" and args.teams_command == "key":
+        from qtc.api.keys import issue_key_command
+
+        return issue_key_command(args)
+    build_parser().print_help(sys.stderr)
+    return 2

@@ -1,0 +1,117 @@
+"""Orders as the platform tracks them, and the broker's view of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from qtc.domain.decimals import ZERO
+from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
+from qtc.domain.transitions import check_transition
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What is sent to a broker to open an order."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """A broker's view of one order, already translated into domain types."""
+
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_price: Decimal | None
+    status: OrderStatus
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    submitted_at: datetime
+    updated_at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradeUpdate:
+    """One event of the broker's `trade_updates` stream (or a poll result turned into one).
+
+    `filled_qty`/`filled_avg_price` on `order` are cumulative; for fill events `execution_id`,
+    `qty` and `price` describe this one execution.
+    """
+
+    event: TradeEvent
+    order: BrokerOrder
+    timestamp: datetime
+    execution_id: str | None = None
+    qty: Decimal | None = None
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConnected:
+    """The update stream (re)connected; events sent while it was down are never replayed."""
+
+    timestamp: datetime
+
+
+@dataclass(slots=True)
+class Order:
+    """An order as the platform tracks it; the broker is the truth, this is its cache."""
+
+    order_id: str  # ours, sent as client_order_id
+    team_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_price: Decimal | None
+    requested_price: Decimal
+    created_at: datetime
+    updated_at: datetime
+    status: OrderStatus = OrderStatus.PENDING_NEW
+    filled_qty: Decimal = ZERO
+    filled_avg_price: Decimal | None = None
+    broker_order_id: str | None = None
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    not_found_count: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        return max(self.quantity - self.filled_qty, ZERO)
+
+    def advance(self, status: OrderStatus, at: datetime) -> bool:
+        """Move to `status` if that is forward; False for a repeat, IllegalTransition if back."""
+        if not check_transition(self.status, status):
+            return False
+        self.status = status
+        self.updated_at = max(self.updated_at, at)
+        return True
+
+    def record_fills(self, filled_qty: Decimal, avg_price: Decimal | None, at: datetime) -> bool:
+        """Take a larger cumulative fill from the broker; smaller or equal ones are stale."""
+        if filled_qty <= self.filled_qty:
+            return False
+        self.filled_qty = filled_qty
+        self.filled_avg_price = avg_price
+        self.updated_at = max(self.updated_at, at)
+        return True

@@ -1,0 +1,142 @@
+"""A team's portfolio: a fold over its fills, plus what its open orders reserve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from qtc.domain.decimals import ZERO
+from qtc.domain.enums import OrderType, Side
+from qtc.domain.fills import Fill
+from qtc.domain.orders import Order
+
+DEFAULT_MARKET_MARGIN = Decimal("0.05")
+
+
+@dataclass(slots=True)
+class Position:
+    """Signed quantity (negative is short) and the average cost of the open quantity."""
+
+    quantity: Decimal = ZERO
+    avg_cost: Decimal = ZERO
+
+    @property
+    def cost_basis(self) -> Decimal:
+        return self.quantity * self.avg_cost
+
+
+@dataclass(frozen=True, slots=True)
+class Reservations:
+    """Cash held back by open buys and shares held back by open sells."""
+
+    cash: Decimal = ZERO
+    shares: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Portfolio:
+    """Cash and positions of one team, moved only by fills."""
+
+    initial_cash: Decimal
+    cash: Decimal = ZERO
+    positions: dict[str, Position] = field(default_factory=dict)
+    realized_pnl: Decimal = ZERO
+    fill_count: int = 0
+
+    @classmethod
+    def new(cls, initial_cash: Decimal) -> Portfolio:
+        return cls(initial_cash=initial_cash, cash=initial_cash)
+
+    @classmethod
+    def replay(cls, initial_cash: Decimal, fills: Iterable[Fill]) -> Portfolio:
+        """The portfolio is a fold over the ledger."""
+        portfolio = cls.new(initial_cash)
+        for fill in fills:
+            portfolio.apply_fill(fill)
+        return portfolio
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Move cash and the position by one execution at its real price."""
+        self.apply(fill.symbol, fill.side, fill.qty, fill.price)
+
+    def apply(self, symbol: str, side: Side, qty: Decimal, price: Decimal) -> None:
+        signed = qty if side is Side.BUY else -qty
+        self.cash -= signed * price
+        self.fill_count += 1
+        pos = self.positions.setdefault(symbol, Position())
+        old = pos.quantity
+        new = old + signed
+        if old == 0 or (old > 0) == (signed > 0):
+            # opening or adding: the average cost moves
+            pos.avg_cost = (old * pos.avg_cost + signed * price) / new
+        else:
+            closed = min(abs(signed), abs(old))
+            direction = Decimal(1) if old > 0 else Decimal(-1)
+            self.realized_pnl += (price - pos.avg_cost) * closed * direction
+            if new == 0:
+                pos.avg_cost = ZERO
+            elif (new > 0) != (old > 0):
+                # crossed through zero: the remainder opens at this price
+                pos.avg_cost = price
+        pos.quantity = new
+        if new == 0:
+            del self.positions[symbol]
+
+    def quantity(self, symbol: str) -> Decimal:
+        pos = self.positions.get(symbol)
+        return pos.quantity if pos else ZERO
+
+    def cost_basis(self) -> Decimal:
+        return sum((p.cost_basis for p in self.positions.values()), ZERO)
+
+    def market_value(self, prices: Mapping[str, Decimal]) -> Decimal:
+        """Cash plus positions at `prices` (at cost where a price is unknown)."""
+        return self.cash + self.positions_value(prices)
+
+    def positions_value(self, prices: Mapping[str, Decimal]) -> Decimal:
+        return sum(
+            (p.quantity * prices.get(s, p.avg_cost) for s, p in self.positions.items()), ZERO
+        )
+
+    def unrealized_pnl(self, prices: Mapping[str, Decimal]) -> Decimal:
+        return sum(
+            (
+                (prices.get(s, p.avg_cost) - p.avg_cost) * p.quantity
+                for s, p in self.positions.items()
+            ),
+            ZERO,
+        )
+
+
+def reservations(
+    open_orders: Iterable[Order],
+    prices: Mapping[str, Decimal],
+    market_margin: Decimal = DEFAULT_MARKET_MARGIN,
+) -> Reservations:
+    """What open orders hold back: remaining qty x limit (or last price plus a margin) for buys,
+    remaining shares for sells."""
+    cash = ZERO
+    shares: dict[str, Decimal] = {}
+    for order in open_orders:
+        remaining = order.remaining_qty
+        if remaining <= 0:
+            continue
+        if order.side is Side.BUY:
+            if order.order_type is OrderType.LIMIT and order.limit_price is not None:
+                price = order.limit_price
+            else:
+                last = prices.get(order.symbol, order.requested_price)
+                price = last * (1 + market_margin)
+            cash += remaining * price
+        else:
+            shares[order.symbol] = shares.get(order.symbol, ZERO) + remaining
+    return Reservations(cash=cash, shares=shares)
+
+
+def free_cash(portfolio: Portfolio, reserved: Reservations) -> Decimal:
+    return portfolio.cash - reserved.cash
+
+
+def free_shares(portfolio: Portfolio, reserved: Reservations, symbol: str) -> Decimal:
+    return portfolio.quantity(symbol) - reserved.shares.get(symbol, ZERO)

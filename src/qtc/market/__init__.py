@@ -1,0 +1,1 @@
+"""Market data feeds, clocks and the market calendar."""

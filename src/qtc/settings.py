@@ -1,0 +1,50 @@
+"""One typed settings object, built once at startup from flags and the environment."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Environment variables: `QTC_<NAME>`, and Alpaca's own names."""
+
+    model_config = SettingsConfigDict(env_prefix="QTC_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    log_file: Path = Path("logs/qtc-orchestrator.log")
+    reconcile_interval: float = 30.0
+    retention_days: float = 7.0
+    cleanup_interval: float = 3600.0
+
+    api_enabled: bool = True
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_rate_limit_per_minute: int = 600
+
+    speed: float = 60.0  # simulated minutes per real minute... see orchestrator: ms per minute
+    seed: int = 42
+    duration_minutes: int | None = None
+
+    strategy_timeout: float = 5.0
+    strategy_memory_mb: int = 512
+    history_minutes: int = 120
+
+    participation: Decimal = Decimal("0.1")
+    half_spread_bps: Decimal = Decimal("2")
+    market_order_margin: Decimal = Decimal("0.05")
+
+    alpaca_api_key: SecretStr | None = Field(default=None, validation_alias="ALPACA_API_KEY")
+    alpaca_api_secret: SecretStr | None = Field(default=None, validation_alias="ALPACA_API_SECRET")
+    alpaca_paper: bool = Field(default=True, validation_alias="ALPACA_PAPER")
+    alpaca_base_url: str | None = Field(default=None, validation_alias="ALPACA_BASE_URL")
+    alpaca_stream_url: str | None = Field(default=None, validation_alias="ALPACA_STREAM_URL")
+    alpaca_data_url: str | None = Field(default=None, validation_alias="ALPACA_DATA_URL")
+    alpaca_rate_limit_per_minute: int = 190
+
+    @property
+    def use_alpaca(self) -> bool:
+        return self.alpaca_api_key is not None and self.alpaca_api_secret is not None

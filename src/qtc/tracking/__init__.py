@@ -1,0 +1,1 @@
+"""The order tracker: intake, applying broker updates, reconciliation, cancel and cleanup."""
