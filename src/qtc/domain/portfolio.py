@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from qtc.domain.decimals import ZERO
 from qtc.domain.enums import OrderType, Side
@@ -12,18 +12,29 @@ from qtc.domain.fills import Fill
 from qtc.domain.orders import Order
 
 DEFAULT_MARKET_MARGIN = Decimal("0.05")
+_BOOK_PRECISION = 60
+# the cost taken off a position by a partial close is rounded here; the remainder stays on it
+_COST_QUANTUM = Decimal("0.000000001")
 
 
 @dataclass(slots=True)
 class Position:
-    """Signed quantity (negative is short) and the average cost of the open quantity."""
+    """Signed quantity (negative is short) and the signed cost of the open quantity.
+
+    The cost is kept as a sum, never as an average, so that cash + cost - realized P&L stays
+    exactly the initial cash; the average is derived for display.
+    """
 
     quantity: Decimal = ZERO
-    avg_cost: Decimal = ZERO
+    cost: Decimal = ZERO
+
+    @property
+    def avg_cost(self) -> Decimal:
+        return self.cost / self.quantity if self.quantity else ZERO
 
     @property
     def cost_basis(self) -> Decimal:
-        return self.quantity * self.avg_cost
+        return self.cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,34 +72,42 @@ class Portfolio:
         self.apply(fill.symbol, fill.side, fill.qty, fill.price)
 
     def apply(self, symbol: str, side: Side, qty: Decimal, price: Decimal) -> None:
-        signed = qty if side is Side.BUY else -qty
-        self.cash -= signed * price
-        self.fill_count += 1
-        pos = self.positions.setdefault(symbol, Position())
-        old = pos.quantity
-        new = old + signed
-        if old == 0 or (old > 0) == (signed > 0):
-            # opening or adding: the average cost moves
-            pos.avg_cost = (old * pos.avg_cost + signed * price) / new
-        else:
-            closed = min(abs(signed), abs(old))
-            direction = Decimal(1) if old > 0 else Decimal(-1)
-            self.realized_pnl += (price - pos.avg_cost) * closed * direction
+        """Move cash, the position and realized P&L by one execution of `qty` at `price`."""
+        # wide precision so that sums of money never round: the books must balance exactly
+        with localcontext(prec=_BOOK_PRECISION):
+            signed = qty if side is Side.BUY else -qty
+            self.cash -= signed * price
+            self.fill_count += 1
+            pos = self.positions.setdefault(symbol, Position())
+            old = pos.quantity
+            new = old + signed
+            if old == 0 or (old > 0) == (signed > 0):
+                # opening or adding
+                pos.cost += signed * price
+            else:
+                closed = min(abs(signed), abs(old))
+                direction = Decimal(1) if old > 0 else Decimal(-1)
+                if closed == abs(old):
+                    removed = pos.cost
+                else:
+                    removed = (pos.cost * closed / abs(old)).quantize(_COST_QUANTUM)
+                self.realized_pnl += direction * closed * price - removed
+                pos.cost -= removed
+                if (new > 0) != (old > 0) and new != 0:
+                    # crossed through zero: the remainder opens at this price
+                    pos.cost = new * price
+            pos.quantity = new
             if new == 0:
-                pos.avg_cost = ZERO
-            elif (new > 0) != (old > 0):
-                # crossed through zero: the remainder opens at this price
-                pos.avg_cost = price
-        pos.quantity = new
-        if new == 0:
-            del self.positions[symbol]
+                del self.positions[symbol]
 
     def quantity(self, symbol: str) -> Decimal:
         pos = self.positions.get(symbol)
         return pos.quantity if pos else ZERO
 
     def cost_basis(self) -> Decimal:
-        return sum((p.cost_basis for p in self.positions.values()), ZERO)
+        """Signed cost of every open position, summed without rounding."""
+        with localcontext(prec=_BOOK_PRECISION):
+            return sum((p.cost_basis for p in self.positions.values()), ZERO)
 
     def market_value(self, prices: Mapping[str, Decimal]) -> Decimal:
         """Cash plus positions at `prices` (at cost where a price is unknown)."""
@@ -96,15 +115,13 @@ class Portfolio:
 
     def positions_value(self, prices: Mapping[str, Decimal]) -> Decimal:
         return sum(
-            (p.quantity * prices.get(s, p.avg_cost) for s, p in self.positions.items()), ZERO
+            (p.quantity * prices[s] if s in prices else p.cost for s, p in self.positions.items()),
+            ZERO,
         )
 
     def unrealized_pnl(self, prices: Mapping[str, Decimal]) -> Decimal:
         return sum(
-            (
-                (prices.get(s, p.avg_cost) - p.avg_cost) * p.quantity
-                for s, p in self.positions.items()
-            ),
+            (p.quantity * prices[s] - p.cost for s, p in self.positions.items() if s in prices),
             ZERO,
         )
 

@@ -1,0 +1,114 @@
+"""The FastAPI app factory: everything the API reads is injected, nothing is global."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from fastapi import FastAPI
+
+from qtc.api.access import AccessLogMiddleware
+from qtc.api.errors import install_error_handlers
+from qtc.api.keys import KeyStore
+from qtc.api.open_orders import OpenOrdersCache
+from qtc.api.ratelimit import RateLimiter
+from qtc.api.routes import account, orders, public
+from qtc.api.routes.account import return_pct
+from qtc.api.schemas import DECIMAL_NOTE, TIME_NOTE, ErrorOut
+from qtc.api.state import ApiState
+from qtc.domain.decimals import dec_str
+from qtc.tracking.ports import TrackerView
+
+DESCRIPTION = f"""
+Each team manages its orders while the competition runs. Team routes need the team's key, as
+the `X-API-Key` header or the `key` query parameter.
+
+* Decimals: {DECIMAL_NOTE}
+* Times: {TIME_NOTE}
+* Errors are JSON `{{"detail": "..."}}`: 401 missing or wrong key, 403 another team's key,
+  404 unknown order (another team's order answers the same), 409 cancel of a closed order
+  (with its `status`), 422 malformed parameters, 429 rate limited (see `Retry-After`).
+"""
+
+_TEAM_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or wrong API key."},
+    403: {"model": ErrorOut, "description": "The key belongs to another team."},
+    404: {"model": ErrorOut, "description": "No such order (or team) for this team."},
+    422: {"model": ErrorOut, "description": "A malformed parameter; `detail` says which."},
+    429: {"model": ErrorOut, "description": "Rate limited; retry after `Retry-After` seconds."},
+}
+_PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
+    500: {"model": ErrorOut, "description": "Internal error (details are only logged)."},
+}
+
+
+def _no_prices() -> Mapping[str, Decimal]:
+    return {}
+
+
+def create_app(
+    tracker: TrackerView,
+    keys: KeyStore,
+    *,
+    status: Callable[[], dict[str, Any]] | None = None,
+    leaderboard: Callable[[], list[dict[str, Any]]] | None = None,
+    rate_limit_per_minute: int = 600,
+    prices: Callable[[], Mapping[str, Decimal]] | None = None,
+    sse_heartbeat_seconds: float = 15.0,
+) -> FastAPI:
+    """Build the team API over a live tracker; `status`/`leaderboard`/`prices` are optional."""
+    price_source = prices or _no_prices
+    app = FastAPI(
+        title="QTC team API",
+        version="1.0",
+        description=DESCRIPTION,
+        responses=_PUBLIC_ERRORS,
+    )
+    app.state.qtc = ApiState(
+        tracker=tracker,
+        keys=keys,
+        limiter=RateLimiter(rate_limit_per_minute),
+        status=status or (lambda: default_status(tracker)),
+        leaderboard=leaderboard or (lambda: default_leaderboard(tracker, price_source())),
+        prices=price_source,
+        open_orders=OpenOrdersCache(),
+        sse_heartbeat_seconds=sse_heartbeat_seconds,
+    )
+    install_error_handlers(app)
+    app.add_middleware(AccessLogMiddleware)
+    app.include_router(orders.router, responses=_TEAM_ERRORS)
+    app.include_router(account.router, responses=_TEAM_ERRORS)
+    app.include_router(public.router)
+    return app
+
+
+def default_status(tracker: TrackerView) -> dict[str, Any]:
+    """Status when the orchestrator gives none: teams and open orders from the tracker."""
+    teams = tracker.team_ids()
+    return {
+        "running": True,
+        "teams": len(teams),
+        "open_orders": sum(len(tracker.open_orders(t)) for t in teams),
+    }
+
+
+def default_leaderboard(
+    tracker: TrackerView, prices: Mapping[str, Decimal]
+) -> list[dict[str, Any]]:
+    """Teams ranked by market value at `prices`, with their return."""
+    rows = []
+    for team_id in tracker.team_ids():
+        book = tracker.portfolio(team_id)
+        value = book.market_value(prices)
+        rows.append((value, team_id, book.initial_cash))
+    rows.sort(key=lambda r: (-r[0], r[1]))
+    return [
+        {
+            "rank": rank,
+            "team_id": team_id,
+            "market_value": dec_str(value),
+            "return_pct": dec_str(return_pct(value, initial)),
+        }
+        for rank, (value, team_id, initial) in enumerate(rows, start=1)
+    ]

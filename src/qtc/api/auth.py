@@ -1,0 +1,51 @@
+"""The one place where a request's key is checked against the team in its path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
+
+from qtc.api.ratelimit import retry_after_header
+from qtc.api.state import ApiState
+
+TEAM_ID_REGEX = r"^[A-Za-z0-9_]{1,21}$"
+
+TeamIdPath = Annotated[
+    str,
+    Path(
+        description="The team's id (1-21 letters, digits or underscores).",
+        pattern=TEAM_ID_REGEX,
+    ),
+]
+
+
+async def current_team(
+    request: Request,
+    team_id: TeamIdPath,
+    key: Annotated[
+        str | None,
+        Query(description="The team's API key (for existing clients; prefer the header)."),
+    ] = None,
+    x_api_key: Annotated[
+        str | None, Header(alias="X-API-Key", description="The team's API key.")
+    ] = None,
+) -> str:
+    """The team in the path, once the key proves the caller is that team (401/403/429)."""
+    state: ApiState = request.app.state.qtc
+    presented = x_api_key or key
+    if not presented:
+        raise HTTPException(401, "missing API key (X-API-Key header or ?key=)")
+    if not state.keys.verify(team_id, presented):
+        if state.keys.team_for(presented) is not None:
+            raise HTTPException(403, "this key does not belong to this team")
+        raise HTTPException(401, "invalid API key")
+    wait = state.limiter.hit(team_id)  # one key per team
+    if wait is not None:
+        raise HTTPException(
+            429, "too many requests", headers={"Retry-After": retry_after_header(wait)}
+        )
+    return team_id
+
+
+CurrentTeam = Annotated[str, Depends(current_team)]

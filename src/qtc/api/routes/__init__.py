@@ -1,0 +1,1 @@
+"""The API's routers: team orders, team account (trades, portfolio, errors) and public pages."""

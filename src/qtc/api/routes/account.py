@@ -1,0 +1,90 @@
+"""Team account routes: ledger (trades), portfolio and errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from qtc.api.auth import CurrentTeam
+from qtc.api.schemas import ErrorsOut, PortfolioOut, TradesOut, plain
+from qtc.api.state import ApiState
+from qtc.domain.decimals import ZERO, dec_str
+from qtc.domain.portfolio import Portfolio
+
+router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["account"])
+
+LimitQuery = Annotated[int, Query(ge=1, le=1000, description="At most this many lines.")]
+_PCT = Decimal("0.0001")
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.qtc
+    return state
+
+
+def return_pct(market_value: Decimal, initial_cash: Decimal) -> Decimal:
+    """Return on the initial capital, in percent, to four decimals."""
+    if initial_cash <= 0:
+        return ZERO
+    return ((market_value / initial_cash - 1) * 100).quantize(_PCT)
+
+
+def _portfolio(state: ApiState, team_id: str) -> Portfolio:
+    if team_id not in state.tracker.team_ids():
+        raise HTTPException(404, "team not found in this competition")
+    return state.tracker.portfolio(team_id)
+
+
+@router.get("/trades", response_model=TradesOut, summary="The team's fills, newest first")
+async def trades(request: Request, team_id: CurrentTeam, limit: LimitQuery = 100) -> JSONResponse:
+    """Ledger lines, one per execution, as written to trades.jsonl."""
+    lines = _state(request).tracker.trades(team_id, limit)
+    return JSONResponse({"team_id": team_id, "count": len(lines), "trades": plain(lines)})
+
+
+@router.get("/portfolio", response_model=PortfolioOut, summary="The team's portfolio")
+async def portfolio(request: Request, team_id: CurrentTeam) -> JSONResponse:
+    """Cash, reserved and free cash, positions at the last prices, P&L and return."""
+    state = _state(request)
+    book = _portfolio(state, team_id)
+    prices = state.prices()
+    reserved = state.tracker.reserved_cash(team_id, prices)
+    positions = []
+    for symbol, pos in sorted(book.positions.items()):
+        price = prices.get(symbol, pos.avg_cost)
+        positions.append(
+            {
+                "symbol": symbol,
+                "quantity": dec_str(pos.quantity),
+                "avg_cost": dec_str(pos.avg_cost),
+                "price": dec_str(price),
+                "market_value": dec_str(pos.quantity * price),
+                "unrealized_pnl": dec_str((price - pos.avg_cost) * pos.quantity),
+            }
+        )
+    market_value = book.market_value(prices)
+    return JSONResponse(
+        {
+            "team_id": team_id,
+            "initial_cash": dec_str(book.initial_cash),
+            "cash": dec_str(book.cash),
+            "reserved_cash": dec_str(reserved),
+            "free_cash": dec_str(book.cash - reserved),
+            "positions": positions,
+            "positions_value": dec_str(book.positions_value(prices)),
+            "market_value": dec_str(market_value),
+            "realized_pnl": dec_str(book.realized_pnl),
+            "unrealized_pnl": dec_str(book.unrealized_pnl(prices)),
+            "return_pct": dec_str(return_pct(market_value, book.initial_cash)),
+        }
+    )
+
+
+@router.get("/errors", response_model=ErrorsOut, summary="The team's errors, newest first")
+async def errors(request: Request, team_id: CurrentTeam, limit: LimitQuery = 100) -> JSONResponse:
+    """Strategy and order errors, as written to errors.jsonl."""
+    lines = _state(request).tracker.errors(team_id, limit)
+    return JSONResponse({"team_id": team_id, "count": len(lines), "errors": plain(lines)})

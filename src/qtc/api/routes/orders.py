@@ -1,0 +1,134 @@
+"""Team order routes: open orders, live stream, history, one order, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from qtc.api.auth import CurrentTeam
+from qtc.api.schemas import CancelOut, ErrorOut, OpenOrdersOut, OrderOut, OrdersPageOut, order_view
+from qtc.api.sse import team_events
+from qtc.api.state import ApiState
+from qtc.domain.errors import OrderClosed, UnknownOrder
+
+router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["orders"])
+
+OrderIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        description="The platform's order_id or the broker's broker_order_id.",
+    ),
+]
+
+
+def _state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.qtc
+    return state
+
+
+@router.get(
+    "/orders/open",
+    response_model=OpenOrdersOut,
+    summary="The team's open orders, oldest first",
+)
+async def open_orders(request: Request, team_id: CurrentTeam) -> Response:
+    """Orders not yet filled, canceled, expired or rejected, with their fills so far."""
+    state = _state(request)
+    body = state.open_orders.render(team_id, state.tracker.open_orders(team_id))
+    return Response(content=body, media_type="application/json")
+
+
+@router.get(
+    "/orders/stream",
+    summary="Live order updates and fills (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "`event: order` (data: the order, as in OrderOut) and `event: fill` "
+            "(data: the ledger line) messages as they happen; `: heartbeat` comments keep the "
+            "connection alive.",
+        }
+    },
+)
+async def order_stream(request: Request, team_id: CurrentTeam) -> StreamingResponse:
+    """Every order update and fill of the team as it happens, until the client disconnects."""
+    state = _state(request)
+    return StreamingResponse(
+        team_events(state.tracker, team_id, state.sse_heartbeat_seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/orders", response_model=OrdersPageOut, summary="The team's orders, newest first")
+async def list_orders(
+    request: Request,
+    team_id: CurrentTeam,
+    status: Annotated[
+        Literal["open", "closed", "all"], Query(description="Which orders to list.")
+    ] = "all",
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
+    after: Annotated[
+        str | None,
+        Query(min_length=1, max_length=128, description="Only orders older than this order_id."),
+    ] = None,
+) -> JSONResponse:
+    """A page of orders; pass `next_after` back as `after` for the next page."""
+    state = _state(request)
+    if after is not None and state.tracker.get_order(team_id, after) is None:
+        raise HTTPException(422, f"after: no order {after!r} for this team")
+    orders = state.tracker.list_orders(team_id, status, limit, after)
+    page: dict[str, Any] = {
+        "team_id": team_id,
+        "status": status,
+        "count": len(orders),
+        "orders": [order_view(o) for o in orders],
+        "next_after": orders[-1].order_id if len(orders) == limit and orders else None,
+    }
+    return JSONResponse(page)
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, summary="One order, open or closed")
+async def get_order(request: Request, team_id: CurrentTeam, order_id: OrderIdPath) -> JSONResponse:
+    """The order by either id; another team's order answers 404 like a missing one."""
+    order = _state(request).tracker.get_order(team_id, order_id)
+    if order is None:
+        raise UnknownOrder(order_id)
+    return JSONResponse(order_view(order))
+
+
+@router.delete(
+    "/orders/{order_id}",
+    response_model=CancelOut,
+    summary="Cancel an open order",
+    responses={
+        409: {
+            "model": ErrorOut,
+            "description": "The order is already closed; `status` says how it ended.",
+        }
+    },
+)
+async def cancel_order(
+    request: Request, team_id: CurrentTeam, order_id: OrderIdPath
+) -> JSONResponse:
+    """Ask the broker to cancel; fills that happened before the cancel stay in the ledger."""
+    tracker = _state(request).tracker
+    order = tracker.get_order(team_id, order_id)
+    if order is None:
+        raise UnknownOrder(order_id)
+    if not order.is_open:
+        raise OrderClosed(order.order_id, order.status)
+    order = await tracker.cancel(team_id, order.order_id)
+    return JSONResponse(
+        {
+            "success": True,
+            "order_id": order.order_id,
+            "message": f"cancel requested for order {order.order_id}",
+            "status": order.status.value,
+        }
+    )

@@ -1,0 +1,187 @@
+"""Response shapes of the team API (for OpenAPI) and the fast renderers that produce them.
+
+Decimals (quantities, prices, cash) are JSON strings in plain notation, e.g. "10" or "530.25",
+so that no precision is lost; times are ISO-8601 in UTC with an explicit "+00:00" offset.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qtc.domain.decimals import dec_str
+from qtc.domain.orders import Order
+
+DECIMAL_NOTE = "Decimal as a JSON string in plain notation (exact; never a float)."
+TIME_NOTE = "ISO-8601 time in UTC with an explicit +00:00 offset."
+
+
+def iso(at: datetime) -> str:
+    """A timezone-aware datetime as ISO-8601 UTC ("+00:00")."""
+    return at.astimezone(UTC).isoformat()
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    """An order as the API shows it (see OrderOut)."""
+    return {
+        "order_id": order.order_id,
+        "team_id": order.team_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "quantity": dec_str(order.quantity),
+        "order_type": order.order_type.value,
+        "limit_price": dec_str(order.limit_price),
+        "status": order.status.value,
+        "filled_qty": dec_str(order.filled_qty),
+        "filled_avg_price": dec_str(order.filled_avg_price),
+        "time_in_force": order.time_in_force.value,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+        "requested_price": dec_str(order.requested_price),
+        "broker_order_id": order.broker_order_id,
+        "reason": order.reason,
+        "extra": order.extra,
+    }
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy of ledger/error lines: Decimals as strings, datetimes as UTC ISO-8601."""
+    if isinstance(value, Decimal):
+        return dec_str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "value") and isinstance(value.value, str):  # enums
+        return value.value
+    return value
+
+
+def _dec(description: str) -> Any:
+    return Field(description=f"{description}. {DECIMAL_NOTE}", examples=["10"])
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a human-readable `detail`."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str
+
+
+class OrderOut(BaseModel):
+    """One order of the team, open or closed."""
+
+    order_id: str = Field(description="The platform's id (sent to the broker as client id).")
+    team_id: str
+    symbol: str
+    side: str = Field(description="buy or sell")
+    quantity: str = _dec("Ordered quantity")
+    order_type: str = Field(description="market or limit")
+    limit_price: str | None = _dec("Limit price (null for market orders)")
+    status: str = Field(description="Alpaca's order status, e.g. new, partially_filled, filled")
+    filled_qty: str = _dec("Cumulative filled quantity")
+    filled_avg_price: str | None = _dec("Average price of the fills so far")
+    time_in_force: str = Field(description="day, gtc, ioc or fok")
+    created_at: str = Field(description=TIME_NOTE)
+    updated_at: str = Field(description=TIME_NOTE)
+    requested_price: str = _dec("Price the strategy asked for")
+    broker_order_id: str | None = Field(description="The broker's id, once known.")
+    reason: str | None = Field(description="Why the order was rejected or closed, if known.")
+    extra: dict[str, Any] = Field(
+        description="Extra keys of the strategy's signal (e.g. reason, confidence), kept as sent."
+    )
+
+
+class OpenOrdersOut(BaseModel):
+    """The team's open orders, oldest first."""
+
+    team_id: str
+    open_orders_count: int
+    orders: list[OrderOut]
+
+
+class OrdersPageOut(BaseModel):
+    """A page of the team's orders, newest first."""
+
+    team_id: str
+    status: str
+    count: int
+    orders: list[OrderOut]
+    next_after: str | None = Field(
+        description="Pass as `after` to get the next (older) page; null on the last page."
+    )
+
+
+class CancelOut(BaseModel):
+    """The answer to a cancel request."""
+
+    success: bool
+    order_id: str
+    message: str
+    status: str = Field(description="The order's status after the request (pending_cancel...)")
+
+
+class TradesOut(BaseModel):
+    """The team's ledger lines (one per execution), newest first."""
+
+    team_id: str
+    count: int
+    trades: list[dict[str, Any]] = Field(
+        description="Ledger lines: symbol, side, quantity, execution_price, requested_price, "
+        f"order_id, execution_id, filled_qty, timestamp, ... {DECIMAL_NOTE}"
+    )
+
+
+class PositionOut(BaseModel):
+    """One position valued at the last known price (at cost when none is known)."""
+
+    symbol: str
+    quantity: str = _dec("Signed quantity (negative is short)")
+    avg_cost: str = _dec("Average cost of the open quantity")
+    price: str = _dec("Last price used for valuation")
+    market_value: str = _dec("quantity x price")
+    unrealized_pnl: str = _dec("(price - avg_cost) x quantity")
+
+
+class PortfolioOut(BaseModel):
+    """The team's virtual portfolio, a fold over its ledger."""
+
+    team_id: str
+    initial_cash: str = _dec("Starting capital")
+    cash: str = _dec("Cash after all fills")
+    reserved_cash: str = _dec("Cash held back by open buy orders")
+    free_cash: str = _dec("cash - reserved_cash: what new buys may use")
+    positions: list[PositionOut]
+    positions_value: str = _dec("Sum of the positions' market values")
+    market_value: str = _dec("cash + positions_value")
+    realized_pnl: str = _dec("Profit and loss of closed quantity")
+    unrealized_pnl: str = _dec("Profit and loss of open positions at the last prices")
+    return_pct: str = _dec("(market_value / initial_cash - 1) x 100")
+
+
+class ErrorsOut(BaseModel):
+    """The team's strategy and order errors (errors.jsonl lines), newest first."""
+
+    team_id: str
+    count: int
+    errors: list[dict[str, Any]]
+
+
+class LeaderboardOut(BaseModel):
+    """Teams ranked by market value, best first."""
+
+    teams: list[dict[str, Any]] = Field(
+        description="One entry per team: rank, team_id, market_value, return_pct, ... "
+        + DECIMAL_NOTE
+    )
+
+
+class StatusOut(BaseModel):
+    """What the competition is doing (running, market open, last minute, teams, open orders)."""
+
+    model_config = ConfigDict(extra="allow")

@@ -1,0 +1,27 @@
+"""What the app's routes are given at construction: tracker, keys, limiter and callables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from qtc.api.keys import KeyStore
+from qtc.api.open_orders import OpenOrdersCache
+from qtc.api.ratelimit import RateLimiter
+from qtc.tracking.ports import TrackerView
+
+
+@dataclass(frozen=True, slots=True)
+class ApiState:
+    """Everything a request may use; held on `app.state.qtc`, never in a module global."""
+
+    tracker: TrackerView
+    keys: KeyStore
+    limiter: RateLimiter
+    status: Callable[[], dict[str, Any]]
+    leaderboard: Callable[[], list[dict[str, Any]]]
+    prices: Callable[[], Mapping[str, Decimal]]
+    open_orders: OpenOrdersCache
+    sse_heartbeat_seconds: float

@@ -1,0 +1,202 @@
+"""Alpaca payloads and errors to domain types and back: the one translation point for Alpaca.
+
+Payloads are read from alpaca-py's raw JSON (`raw_data=True`) rather than its models, because
+its models carry prices and quantities as floats; statuses and events go through the domain's
+one status table (`qtc.domain.events`), and anything unknown is a BrokerProtocolError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.trading.enums import OrderSide
+from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
+from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+
+from qtc.domain.decimals import NotANumber, to_decimal
+from qtc.domain.enums import OrderType, Side, TimeInForce
+from qtc.domain.errors import (
+    BrokerAuthError,
+    BrokerError,
+    BrokerProtocolError,
+    BrokerUnavailable,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+)
+from qtc.domain.events import EVENT_STATUS, parse_event, parse_status
+from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
+
+_FRACTION = re.compile(r"\.(\d{6})\d+")
+
+
+def parse_time(raw: Any) -> datetime:
+    """An Alpaca RFC 3339 timestamp (nanoseconds allowed) as an aware UTC datetime."""
+    if not isinstance(raw, str):
+        raise BrokerProtocolError(f"expected a timestamp, got {raw!r}")
+    text = _FRACTION.sub(r".\1", raw.strip())
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise BrokerProtocolError(f"bad timestamp {raw!r}") from e
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _decimal(raw: Any, what: str) -> Decimal:
+    try:
+        return to_decimal(raw)
+    except NotANumber as e:
+        raise BrokerProtocolError(f"bad {what} {raw!r}") from e
+
+
+def _optional_decimal(raw: Any, what: str) -> Decimal | None:
+    return None if raw is None or raw == "" else _decimal(raw, what)
+
+
+def _enum(kind: type[Side] | type[OrderType] | type[TimeInForce], raw: Any) -> Any:
+    try:
+        return kind(raw)
+    except ValueError as e:
+        raise BrokerProtocolError(f"unsupported {kind.__name__} {raw!r}") from e
+
+
+def order_from_payload(data: Mapping[str, Any]) -> BrokerOrder:
+    """An Alpaca order JSON object as a BrokerOrder; unknown statuses or types raise."""
+    try:
+        qty = data["qty"]
+        if qty is None:
+            raise BrokerProtocolError(f"order {data.get('id')} has no qty (notional order?)")
+        filled_avg = _optional_decimal(data.get("filled_avg_price"), "filled_avg_price")
+        return BrokerOrder(
+            broker_order_id=str(data["id"]),
+            client_order_id=str(data["client_order_id"]),
+            symbol=str(data["symbol"]),
+            side=_enum(Side, data["side"]),
+            qty=_decimal(qty, "qty"),
+            order_type=_enum(OrderType, data.get("type") or data.get("order_type")),
+            time_in_force=_enum(TimeInForce, data["time_in_force"]),
+            limit_price=_optional_decimal(data.get("limit_price"), "limit_price"),
+            status=parse_status(str(data["status"])),
+            filled_qty=_optional_decimal(data.get("filled_qty"), "filled_qty") or Decimal(0),
+            # Alpaca shows 0 before any fill; the domain says "no price yet".
+            filled_avg_price=filled_avg if filled_avg else None,
+            submitted_at=parse_time(data.get("submitted_at") or data["created_at"]),
+            updated_at=parse_time(data.get("updated_at") or data["created_at"]),
+            reason=data.get("reject_reason") or data.get("reason"),
+        )
+    except KeyError as e:
+        raise BrokerProtocolError(f"order payload lacks {e.args[0]!r}") from e
+    except TypeError as e:
+        raise BrokerProtocolError(f"malformed order payload: {e}") from e
+
+
+def trade_update_from_payload(data: Mapping[str, Any]) -> TradeUpdate:
+    """The `data` of one `trade_updates` message as a TradeUpdate."""
+    try:
+        event = parse_event(str(data["event"]))
+        order_data = data["order"]
+        if not isinstance(order_data, Mapping):
+            raise BrokerProtocolError("trade update without an order object")
+        if order_data.get("status") is None and EVENT_STATUS.get(event) is not None:
+            order_data = {**order_data, "status": EVENT_STATUS[event]}
+        order = order_from_payload(order_data)
+        execution_id = data.get("execution_id")
+        return TradeUpdate(
+            event=event,
+            order=order,
+            timestamp=parse_time(data.get("timestamp") or order_data.get("updated_at")),
+            execution_id=None if execution_id is None else str(execution_id),
+            qty=_optional_decimal(data.get("qty"), "qty"),
+            price=_optional_decimal(data.get("price"), "price"),
+        )
+    except KeyError as e:
+        raise BrokerProtocolError(f"trade update lacks {e.args[0]!r}") from e
+
+
+def _exact_float(value: Decimal, what: str) -> float:
+    """alpaca-py's requests take floats; refuse a value that would not survive the trip."""
+    as_float = float(value)
+    if Decimal(repr(as_float)) != value:
+        raise OrderRejected(f"{what} {value} has too many digits to send")
+    return as_float
+
+
+def order_request_to_alpaca(request: OrderRequest) -> MarketOrderRequest | LimitOrderRequest:
+    """The domain's OrderRequest as alpaca-py's request model."""
+    common: dict[str, Any] = {
+        "symbol": request.symbol,
+        "qty": _exact_float(request.qty, "quantity"),
+        "side": OrderSide(request.side.value),
+        "time_in_force": AlpacaTimeInForce(request.time_in_force.value),
+        "client_order_id": request.client_order_id,
+    }
+    if request.order_type is OrderType.LIMIT:
+        if request.limit_price is None:
+            raise OrderRejected("a limit order needs a limit price")
+        return LimitOrderRequest(
+            **common, limit_price=_exact_float(request.limit_price, "limit price")
+        )
+    return MarketOrderRequest(**common)
+
+
+def _message(error: APIError) -> str:
+    try:
+        return str(error.message)
+    except (ValueError, KeyError, TypeError):
+        return str(error)
+
+
+def _retry_after(error: APIError) -> float | None:
+    response = error.response
+    raw = None if response is None else response.headers.get("Retry-After")
+    try:
+        return None if raw is None else max(float(raw), 0.0)
+    except ValueError:
+        return None
+
+
+def translate_error(error: Exception, operation: str) -> BrokerError:
+    """The domain error for what alpaca-py raised during `operation` (submit, cancel, ...)."""
+    if isinstance(error, BrokerError):
+        return error
+    if isinstance(error, APIError):
+        status = error.status_code
+        message = _message(error)
+        text = f"{operation}: {status} {message}"
+        if status == 401:
+            return BrokerAuthError(text)
+        if status == 403:
+            # Alpaca answers 403 to an order it refuses (insufficient buying power, ...).
+            return OrderRejected(message) if operation == "submit" else BrokerAuthError(text)
+        if status == 404:
+            return OrderNotFound(text)
+        if status == 429:
+            return RateLimited(text, retry_after=_retry_after(error))
+        if status in (400, 422):
+            if operation == "submit":
+                return OrderRejected(message)
+            if operation == "cancel":
+                return OrderNotCancelable(message)
+            return BrokerProtocolError(text)
+        if status is not None and status >= 500:
+            return BrokerUnavailable(text)
+        return BrokerProtocolError(text)
+    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        return BrokerUnavailable(f"{operation}: {type(error).__name__}: {error}")
+    if isinstance(error, json.JSONDecodeError | requests.JSONDecodeError):
+        return BrokerProtocolError(f"{operation}: unreadable answer: {error}")
+    if isinstance(error, requests.RequestException):
+        return BrokerUnavailable(f"{operation}: {type(error).__name__}: {error}")
+    if isinstance(error, ValueError):
+        return BrokerProtocolError(f"{operation}: {error}")
+    raise error

@@ -1,0 +1,95 @@
+"""One sliding-window rate limiter shared by every REST call to the broker's account."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from requests import PreparedRequest, Response, Session
+from requests.adapters import HTTPAdapter
+
+
+class RateLimiter:
+    """At most `limit` requests in any `window` seconds; thread-safe and usable from async code.
+
+    Each caller reserves the next free slot and waits until it comes: slot i is never earlier
+    than slot i - limit plus the window, so no window of that length ever holds more than
+    `limit` requests, whichever thread or task asked.
+    """
+
+    def __init__(
+        self,
+        limit: int = 190,
+        window: float = 60.0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self.limit = limit
+        self.window = window
+        self._now = now
+        self._slots: deque[float] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def reserve(self) -> float:
+        """Claim the next slot; returns how many seconds the caller must wait before using it."""
+        with self._lock:
+            now = self._now()
+            slot = now
+            if self._slots:
+                slot = max(slot, self._slots[-1])
+            if len(self._slots) == self.limit:
+                slot = max(slot, self._slots[0] + self.window)
+            self._slots.append(slot)
+            self.requests += 1
+            return slot - now
+
+    async def acquire(self) -> None:
+        """Wait (without blocking the event loop) until a request may be sent."""
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def acquire_blocking(self) -> None:
+        """Block this (worker) thread until a request may be sent."""
+        delay = self.reserve()
+        if delay > 0:
+            time.sleep(delay)
+
+
+class LimitedHTTPAdapter(HTTPAdapter):
+    """A requests transport that waits for the limiter before every request, counts what it
+    sends, and puts a timeout on requests that have none (alpaca-py sets none)."""
+
+    def __init__(self, limiter: RateLimiter, timeout: float) -> None:
+        super().__init__()
+        self.limiter = limiter
+        self.timeout = timeout
+        self.sent = 0
+        self._count_lock = threading.Lock()
+
+    def send(  # type: ignore[override]
+        self, request: PreparedRequest, timeout: Any = None, **kwargs: Any
+    ) -> Response:
+        """Send one request once the limiter allows it."""
+        self.limiter.acquire_blocking()
+        with self._count_lock:
+            self.sent += 1
+        return super().send(request, timeout=self.timeout if timeout is None else timeout, **kwargs)
+
+
+def limit_rest_client(client: Any, limiter: RateLimiter, timeout: float) -> LimitedHTTPAdapter:
+    """Route every request of an alpaca-py REST client through `limiter`; its own retries are
+    switched off so that the adapter's backoff owns them and every request is counted."""
+    # alpaca-py treats retry_attempts=0 as "use the default (3)", so the attribute is set here.
+    client._retry = 0
+    adapter = LimitedHTTPAdapter(limiter, timeout)
+    session: Session = client._session
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return adapter

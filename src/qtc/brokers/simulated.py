@@ -1,0 +1,132 @@
+"""The `Broker` port over the in-process simulated exchange engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+
+from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
+from qtc.domain.market import Bar
+from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
+from qtc.exchange.engine import ExchangeEngine
+from qtc.market.base import Clock
+
+StreamItem = TradeUpdate | StreamConnected
+
+
+class _UpdateStream:
+    """One subscriber's view of the updates; registered when created, so nothing emitted
+    between `updates()` and the first `__anext__` is lost."""
+
+    def __init__(self, broker: SimulatedBroker) -> None:
+        self._broker = broker
+        self._queue: asyncio.Queue[StreamItem | None] = asyncio.Queue()
+        self._done = False
+        self._queue.put_nowait(StreamConnected(broker.clock.now()))
+
+    def push(self, item: StreamItem | None) -> None:
+        self._queue.put_nowait(item)
+
+    def __aiter__(self) -> _UpdateStream:
+        return self
+
+    async def __anext__(self) -> StreamItem:
+        if self._done:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is None:
+            self._done = True
+            self._broker._streams.discard(self)
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        """Stop this stream; later events are not queued for it."""
+        self._done = True
+        self._broker._streams.discard(self)
+
+
+class SimulatedBroker:
+    """A Broker whose orders live in an ExchangeEngine in the same process."""
+
+    name = "simulated"
+
+    def __init__(self, engine: ExchangeEngine, clock: Clock) -> None:
+        """Wrap `engine`; `clock` stamps submits, cancels and stream connects."""
+        self.engine = engine
+        self.clock = clock
+        self._streams: set[_UpdateStream] = set()
+        self._paused = False
+        self._closed = False
+        self._unsubscribe = engine.subscribe(self._on_update)
+
+    def _on_update(self, update: TradeUpdate) -> None:
+        if self._paused:
+            return
+        for stream in list(self._streams):
+            stream.push(update)
+
+    async def submit(self, request: OrderRequest) -> BrokerOrder:
+        """Place an order; fills that happen at once are already queued on the stream."""
+        return self.engine.submit(request, self.clock.now())
+
+    async def cancel(self, broker_order_id: str) -> None:
+        """Cancel an open order; the `canceled` event is queued on the stream."""
+        self.engine.cancel(broker_order_id, self.clock.now())
+
+    async def get_order(self, broker_order_id: str) -> BrokerOrder:
+        """One order by the exchange's id; OrderNotFound if there is none."""
+        return self.engine.get(broker_order_id)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
+        """One order by our id; OrderNotFound if there is none."""
+        return self.engine.get_by_client_id(client_order_id)
+
+    async def list_orders(
+        self,
+        status: ListStatus = "open",
+        after: datetime | None = None,
+        limit: int = MAX_LIST_LIMIT,
+    ) -> list[BrokerOrder]:
+        """Orders submitted strictly after `after`, oldest first, at most `limit` (<= 500)."""
+        return self.engine.list(status, after, min(limit, MAX_LIST_LIMIT))
+
+    def updates(self) -> AsyncIterator[TradeUpdate | StreamConnected]:
+        """A new stream: StreamConnected first, then every event the engine emits from now on."""
+        stream = _UpdateStream(self)
+        if self._closed:
+            stream.push(None)
+        else:
+            self._streams.add(stream)
+        return stream
+
+    def pause_stream(self) -> None:
+        """Simulate a dropped stream: events are lost until `resume_stream`."""
+        self._paused = True
+
+    def resume_stream(self) -> None:
+        """Simulate a reconnect: every stream yields StreamConnected, then new events."""
+        self._paused = False
+        connected = StreamConnected(self.clock.now())
+        for stream in list(self._streams):
+            stream.push(connected)
+
+    async def advance(
+        self, minute: datetime, bars: Mapping[str, Bar], now: datetime | None = None
+    ) -> None:
+        """Run the engine's matching for `minute` (see ExchangeEngine.on_minute)."""
+        self.engine.on_minute(minute, bars, now)
+
+    async def end_session(self, now: datetime | None = None) -> list[BrokerOrder]:
+        """Expire open day orders at the session close (default: the clock's now)."""
+        return self.engine.end_session(self.clock.now() if now is None else now)
+
+    async def close(self) -> None:
+        """End every stream and stop listening to the engine."""
+        if self._closed:
+            return
+        self._closed = True
+        self._unsubscribe()
+        for stream in list(self._streams):
+            stream.push(None)

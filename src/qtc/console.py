@@ -1,0 +1,118 @@
+"""What `qtc run` shows a person: logging setup, the live status line and the final summary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.table import Table
+from rich.text import Text
+
+LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s: %(message)s"
+
+
+def setup_logging(log_file: Path, console: Console, level: int = logging.INFO) -> None:
+    """Log to a rotated file and to the terminal (above the live status line)."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(level)
+    file_handler = RotatingFileHandler(log_file, maxBytes=20_000_000, backupCount=5)
+    file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(file_handler)
+    terminal = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    terminal.setLevel(level)
+    root.addHandler(terminal)
+    for noisy in ("uvicorn.error", "websockets", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def make_console() -> Console:
+    return Console(stderr=True)
+
+
+class StatusLine:
+    """One live-updating line: simulated time, orders, fills, open orders, leader, API address.
+
+    On a terminal it redraws in place; otherwise it prints a line every `every` updates.
+    """
+
+    def __init__(self, console: Console, api_url: str | None, every: int = 30) -> None:
+        self.console = console
+        self.api_url = api_url
+        self.every = every
+        self._count = 0
+        self._live: Live | None = None
+
+    def __enter__(self) -> StatusLine:
+        if self.console.is_terminal:
+            self._live = Live(Text("starting..."), console=self.console, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def update(self, fields: dict[str, Any]) -> None:
+        text = Text.assemble(
+            ("sim ", "dim"),
+            (str(fields["time"]), "bold"),
+            ("  orders ", "dim"),
+            str(fields["orders"]),
+            ("  fills ", "dim"),
+            str(fields["fills"]),
+            ("  open ", "dim"),
+            str(fields["open"]),
+            ("  leader ", "dim"),
+            (str(fields["leader"]), "bold green"),
+            ("  API ", "dim"),
+            self.api_url or "off",
+        )
+        self._count += 1
+        if self._live is not None:
+            self._live.update(text)
+        elif self._count % self.every == 1:
+            self.console.print(text)
+
+
+def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """Per team: orders, fills, open orders, cash, market value, return."""
+    table = Table(title="QTC run summary")
+    for name, justify in (
+        ("rank", "right"),
+        ("team", "left"),
+        ("orders", "right"),
+        ("fills", "right"),
+        ("open", "right"),
+        ("cash", "right"),
+        ("market value", "right"),
+        ("return %", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(
+            str(row["rank"]),
+            row["team_id"],
+            str(row["orders"]),
+            str(row["fills"]),
+            str(row["open_orders"]),
+            row["cash"],
+            row["market_value"],
+            row["return_pct"],
+        )
+    return table
+
+
+def print_summary(console: Console, rows: Sequence[dict[str, Any]]) -> None:
+    console.print(summary_table(rows))
+    sys.stderr.flush()

@@ -1,0 +1,98 @@
+"""Test controls under `/qtc`: faults, request stats, executions (the oracle) and manual time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from qtc.exchange.alpaca_json import execution_json, rfc3339
+from qtc.exchange.faults import FaultSettingError
+from qtc.exchange.minute_stepper import MAX_MINUTES_PER_ADVANCE
+from qtc.exchange.server_state import CODE_INVALID, CODE_UNPROCESSABLE, AlpacaError, ExchangeState
+
+
+def admin_routes(state: ExchangeState) -> APIRouter:
+    """The `/qtc/*` routes; they need no key (the exchange listens on 127.0.0.1)."""
+    router = APIRouter(prefix="/qtc")
+
+    @router.get("/faults")
+    async def get_faults() -> Response:
+        return JSONResponse(state.faults.snapshot())
+
+    @router.post("/faults")
+    async def set_faults(request: Request) -> Response:
+        body = await _body(request)
+        try:
+            state.faults.update(body)
+        except FaultSettingError as e:
+            raise AlpacaError(422, CODE_INVALID, str(e)) from e
+        return JSONResponse(state.faults.snapshot())
+
+    @router.delete("/faults")
+    async def reset_faults() -> Response:
+        state.faults.reset()
+        return JSONResponse(state.faults.snapshot())
+
+    @router.get("/stats")
+    async def get_stats() -> Response:
+        body = state.stats.snapshot()
+        body["stream"] = {
+            "connections": state.hub.listening_connections,
+            "events_published": state.hub.events_published,
+            "drops": state.faults.drops,
+        }
+        return JSONResponse(body)
+
+    @router.delete("/stats")
+    async def reset_stats() -> Response:
+        state.stats.reset()
+        return JSONResponse(state.stats.snapshot())
+
+    @router.get("/executions")
+    async def get_executions(client_order_id_prefix: str = "") -> Response:
+        executions = [
+            execution_json(e)
+            for e in state.engine.executions
+            if e.client_order_id.startswith(client_order_id_prefix)
+        ]
+        return JSONResponse({"count": len(executions), "executions": executions})
+
+    @router.get("/time")
+    async def get_time() -> Response:
+        return JSONResponse({"now": rfc3339(state.now()), "manual": state.stepper is not None})
+
+    @router.post("/advance")
+    async def advance(request: Request) -> Response:
+        if state.stepper is None:
+            raise AlpacaError(409, CODE_UNPROCESSABLE, "the clock is not manual (--clock manual)")
+        minutes = (await _body(request)).get("minutes", 1)
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int)
+            or not 0 <= minutes <= MAX_MINUTES_PER_ADVANCE
+        ):
+            raise AlpacaError(
+                422, CODE_INVALID, f"minutes must be an integer 0..{MAX_MINUTES_PER_ADVANCE}"
+            )
+        now = state.stepper.advance(minutes)
+        # The events of those minutes go out before the reply, so a test that advanced time
+        # sees their effects on the stream as soon as it sees the answer.
+        await state.hub.drain()
+        return JSONResponse({"now": rfc3339(now), "minutes": minutes})
+
+    return router
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError as e:
+        raise AlpacaError(400, CODE_INVALID, "request body must be a JSON object") from e
+    if not isinstance(body, dict):
+        raise AlpacaError(400, CODE_INVALID, "request body must be a JSON object")
+    return body

@@ -1,0 +1,149 @@
+"""The simulated exchange's order book: every order it ever accepted, with its live state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from qtc.domain.decimals import ZERO, normalize
+from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from qtc.domain.errors import OrderNotFound
+from qtc.domain.orders import BrokerOrder
+from qtc.exchange.pricing import average
+
+ListStatus = Literal["open", "closed", "all"]
+Direction = Literal["asc", "desc"]
+
+
+@dataclass(slots=True)
+class BookEntry:
+    """One order's live state; `reserve_price` prices the cash an open buy holds back."""
+
+    seq: int
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_price: Decimal | None
+    reserve_price: Decimal
+    submitted_at: datetime
+    updated_at: datetime
+    status: OrderStatus = OrderStatus.NEW
+    filled_qty: Decimal = ZERO
+    notional: Decimal = ZERO
+    reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+    def add_fill(self, qty: Decimal, price: Decimal, at: datetime) -> None:
+        """Book one execution on this order and move it to partially_filled or filled."""
+        self.filled_qty = normalize(self.filled_qty + qty)
+        self.notional += qty * price
+        self.status = OrderStatus.FILLED if self.remaining <= 0 else OrderStatus.PARTIALLY_FILLED
+        self.updated_at = max(self.updated_at, at)
+
+    def close(self, status: OrderStatus, at: datetime, reason: str | None = None) -> None:
+        """End the order (canceled or expired), keeping what filled."""
+        self.status = status
+        self.reason = reason
+        self.updated_at = max(self.updated_at, at)
+
+    def snapshot(self) -> BrokerOrder:
+        """The order as the exchange reports it: cumulative filled_qty and filled_avg_price."""
+        return BrokerOrder(
+            broker_order_id=self.broker_order_id,
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            qty=self.qty,
+            order_type=self.order_type,
+            time_in_force=self.time_in_force,
+            limit_price=self.limit_price,
+            status=self.status,
+            filled_qty=self.filled_qty,
+            filled_avg_price=average(self.notional, self.filled_qty) if self.filled_qty else None,
+            submitted_at=self.submitted_at,
+            updated_at=self.updated_at,
+            reason=self.reason,
+        )
+
+
+class OrderBook:
+    """Orders by exchange id and by client id (unique forever), in submission order."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, BookEntry] = {}
+        self._by_client_id: dict[str, BookEntry] = {}
+        self._open: dict[str, BookEntry] = {}  # insertion order is submission order (FIFO)
+
+    def __iter__(self) -> Iterator[BookEntry]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def knows_client_id(self, client_order_id: str) -> bool:
+        return client_order_id in self._by_client_id
+
+    def add(self, entry: BookEntry) -> None:
+        """Record a newly accepted order."""
+        self._by_id[entry.broker_order_id] = entry
+        self._by_client_id[entry.client_order_id] = entry
+        self._open[entry.broker_order_id] = entry
+
+    def settle(self, entry: BookEntry) -> None:
+        """Drop a closed order from the open set (it stays in the history)."""
+        if not entry.is_open:
+            self._open.pop(entry.broker_order_id, None)
+
+    def get(self, broker_order_id: str) -> BookEntry:
+        try:
+            return self._by_id[broker_order_id]
+        except KeyError:
+            raise OrderNotFound(f"order not found: {broker_order_id}") from None
+
+    def get_by_client_id(self, client_order_id: str) -> BookEntry:
+        try:
+            return self._by_client_id[client_order_id]
+        except KeyError:
+            raise OrderNotFound(f"order not found for client_order_id {client_order_id}") from None
+
+    def open_orders(self, symbol: str | None = None) -> list[BookEntry]:
+        """Open orders, oldest first (a copy, so callers may close orders while iterating)."""
+        return [e for e in self._open.values() if symbol is None or e.symbol == symbol]
+
+    def select(
+        self,
+        status: ListStatus,
+        after: datetime | None,
+        until: datetime | None,
+        symbols: Iterable[str] | None,
+    ) -> list[BookEntry]:
+        """Orders matching the filters, oldest first."""
+        wanted = None if symbols is None else set(symbols)
+        if status == "open":
+            pool: Iterable[BookEntry] = self._open.values()
+        else:
+            pool = self._by_id.values()
+        chosen = [
+            e
+            for e in pool
+            if (status != "closed" or not e.is_open)
+            and (after is None or e.submitted_at > after)
+            and (until is None or e.submitted_at < until)
+            and (wanted is None or e.symbol in wanted)
+        ]
+        chosen.sort(key=lambda e: (e.submitted_at, e.seq))
+        return chosen

@@ -1,0 +1,153 @@
+"""Query strings of the Alpaca routes, read strictly: a bad value is a 422, never a guess."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from qtc.domain.enums import Side
+from qtc.exchange.server_state import CODE_INVALID, AlpacaError
+
+MAX_ORDERS_LIMIT = 500
+DEFAULT_ORDERS_LIMIT = 50
+MAX_ACTIVITIES_PAGE = 100
+# Enough to filter by side after the engine's listing, which cannot filter by side itself.
+_ALL = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """`GET /v2/orders` parameters."""
+
+    status: Literal["open", "closed", "all"]
+    limit: int
+    after: datetime | None
+    until: datetime | None
+    direction: Literal["asc", "desc"]
+    symbols: list[str] | None
+    side: Side | None
+
+    @property
+    def fetch_limit(self) -> int:
+        """What to ask the engine for: everything when the side is filtered afterwards."""
+        return _ALL if self.side is not None else self.limit
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """`GET /v2/account/activities` parameters."""
+
+    after: datetime | None
+    until: datetime | None
+    direction: Literal["asc", "desc"]
+    page_size: int
+    page_token: str | None
+
+    def select(self, activities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Filter (strictly after `after`, strictly before `until`), order, and page by the id
+        of the last activity seen (`page_token`), as Alpaca does."""
+        chosen = [a for a in activities if self._in_range(a["transaction_time"])]
+        if self.direction == "desc":
+            chosen.reverse()
+        if self.page_token is not None:
+            ids = [a["id"] for a in chosen]
+            if self.page_token in ids:
+                chosen = chosen[ids.index(self.page_token) + 1 :]
+        return chosen[: self.page_size]
+
+    def _in_range(self, stamp: str) -> bool:
+        at = parse_time(stamp)
+        if self.after is not None and at <= self.after:
+            return False
+        return not (self.until is not None and at >= self.until)
+
+
+def parse_order_query(params: Mapping[str, str]) -> OrderQuery:
+    """Read `status`, `limit`, `after`, `until`, `direction`, `symbols`, `side` (`nested` is
+    accepted and ignored: this exchange has no multi-leg orders)."""
+    status = params.get("status", "open")
+    if status not in ("open", "closed", "all"):
+        raise _invalid(f"invalid status {status!r}")
+    limit = _int(params.get("limit"), "limit", DEFAULT_ORDERS_LIMIT)
+    if not 1 <= limit <= MAX_ORDERS_LIMIT:
+        raise _invalid(f"limit must be between 1 and {MAX_ORDERS_LIMIT}")
+    side_raw = params.get("side")
+    try:
+        side = Side(side_raw) if side_raw else None
+    except ValueError as e:
+        raise _invalid(f"invalid side {side_raw!r}") from e
+    symbols_raw = params.get("symbols")
+    symbols = [s.strip() for s in symbols_raw.split(",") if s.strip()] if symbols_raw else None
+    return OrderQuery(
+        status=status,  # type: ignore[arg-type]  # checked just above
+        limit=limit,
+        after=_time(params.get("after"), "after"),
+        until=_time(params.get("until"), "until"),
+        direction=_direction(params.get("direction"), "desc"),
+        symbols=symbols,
+        side=side,
+    )
+
+
+def parse_page_query(params: Mapping[str, str]) -> PageQuery:
+    """Read `after`, `until`, `date`, `direction`, `page_size`, `page_token`."""
+    after = _time(params.get("after"), "after")
+    until = _time(params.get("until"), "until")
+    day = params.get("date")
+    if day:
+        try:
+            start = datetime.combine(date.fromisoformat(day[:10]), datetime.min.time(), UTC)
+        except ValueError as e:
+            raise _invalid(f"invalid date {day!r}") from e
+        after, until = start - timedelta(microseconds=1), start + timedelta(days=1)
+    page_size = _int(params.get("page_size"), "page_size", MAX_ACTIVITIES_PAGE)
+    if not 1 <= page_size <= MAX_ACTIVITIES_PAGE:
+        raise _invalid(f"page_size must be between 1 and {MAX_ACTIVITIES_PAGE}")
+    return PageQuery(
+        after=after,
+        until=until,
+        direction=_direction(params.get("direction"), "desc"),
+        page_size=page_size,
+        page_token=params.get("page_token") or None,
+    )
+
+
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 timestamp (`Z`, an offset, or naive meaning UTC) or a date."""
+    text = value.strip().replace(" ", "+").replace("Z", "+00:00")
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as e:
+        raise _invalid(f"invalid {name} {value!r}") from e
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as e:
+        raise _invalid(f"invalid {name} {value!r}") from e
+
+
+def _direction(value: str | None, default: Literal["asc", "desc"]) -> Literal["asc", "desc"]:
+    if value is None or value == "":
+        return default
+    if value == "asc":
+        return "asc"
+    if value == "desc":
+        return "desc"
+    raise _invalid(f"invalid direction {value!r}")
+
+
+def _invalid(message: str) -> AlpacaError:
+    return AlpacaError(422, CODE_INVALID, message)

@@ -1,0 +1,102 @@
+"""What every route of the local Alpaca-compatible exchange shares, and its error type."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from fastapi.responses import JSONResponse
+
+from qtc.exchange.alpaca_json import error_json
+from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.faults import Faults
+from qtc.exchange.minute_stepper import MinuteStepper
+from qtc.exchange.request_stats import RequestStats
+from qtc.exchange.stream_hub import StreamHub
+from qtc.market.base import Clock, MarketFeed
+
+# Alpaca's error codes, as alpaca-py's APIError.code shows them.
+CODE_INVALID = 40010001
+CODE_UNAUTHORIZED = 40110000
+CODE_FORBIDDEN = 40310000
+CODE_NOT_FOUND = 40410000
+CODE_UNPROCESSABLE = 42210000
+CODE_RATE_LIMITED = 42910000
+CODE_SERVER_ERROR = 50010000
+
+
+class SessionCalendar(Protocol):
+    """The part of `qtc.market.calendar.MarketCalendar` that `GET /v2/clock` needs."""
+
+    def session_close(self, minute: datetime) -> datetime | None: ...
+
+    def next_open(self, after: datetime) -> datetime: ...
+
+
+class AlpacaError(Exception):
+    """An error answered with Alpaca's body `{"code": ..., "message": ...}`."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        """The HTTP answer for this error."""
+        return JSONResponse(error_json(self.code, self.message), status_code=self.status)
+
+
+@dataclass
+class ExchangeState:
+    """The engine and its surroundings, built once per app and handed to every route."""
+
+    engine: ExchangeEngine
+    feed: MarketFeed
+    clock: Clock
+    api_key: str
+    api_secret: str
+    faults: Faults
+    calendar: SessionCalendar | None = None
+    stepper: MinuteStepper | None = None
+    rate_limit_per_minute: int | None = None
+    stats: RequestStats = field(default_factory=RequestStats)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    hub: StreamHub = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hub = StreamHub(self.faults, self.credentials_ok)
+
+    def credentials_ok(self, key: str, secret: str) -> bool:
+        """Constant-time check of an API key id and secret."""
+        key_ok = secrets.compare_digest(key.encode(), self.api_key.encode())
+        secret_ok = secrets.compare_digest(secret.encode(), self.api_secret.encode())
+        return key_ok and secret_ok
+
+    def now(self) -> datetime:
+        """The exchange's time (the injected clock's)."""
+        return self.clock.now()
+
+    def data_end(self) -> datetime:
+        """Bars starting before this instant are complete: the start of the current minute."""
+        return self.now().astimezone(UTC).replace(second=0, microsecond=0)
+
+    def market_clock(self) -> tuple[bool, datetime, datetime]:
+        """(is_open, next_open, next_close) of the equity market now; always open without
+        a calendar (crypto never closes)."""
+        now = self.now()
+        if self.calendar is None:
+            return True, now, now + timedelta(days=1)
+        close = self.calendar.session_close(now)
+        next_open = self.calendar.next_open(now)
+        if close is not None:
+            return True, next_open, close
+        upcoming_close = self.calendar.session_close(next_open)
+        return False, next_open, upcoming_close or next_open + timedelta(hours=6, minutes=30)
+
+
+def as_json(value: Any, status: int = 200) -> JSONResponse:
+    """A JSON answer."""
+    return JSONResponse(value, status_code=status)

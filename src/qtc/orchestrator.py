@@ -1,0 +1,324 @@
+"""The competition's minute: a short sequence of named steps, and the loop that runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from qtc.api.schemas import order_view
+from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
+from qtc.domain.market import Bar
+from qtc.domain.orders import Order
+from qtc.domain.signals import CancelIntent, Intent, OrderIntent, validate_signal
+from qtc.market.base import Clock, MarketFeed
+from qtc.strategies.results import StrategyResult
+from qtc.strategies.teams import TeamSpec
+from qtc.tracking.tracker import OrderTracker
+
+MINUTE = timedelta(minutes=1)
+log = logging.getLogger("qtc.orchestrator")
+
+
+class Calendar(Protocol):
+    def is_open(self, symbol: str, minute: datetime) -> bool: ...
+
+
+class Strategies(Protocol):
+    async def run_minute(
+        self, views: Mapping[str, dict[str, Any]]
+    ) -> dict[str, StrategyResult]: ...
+
+
+class ExchangeStep(Protocol):
+    """The simulated exchange's minute (absent when a real broker runs its own market)."""
+
+    def step(self, minute: datetime) -> None: ...
+
+
+@dataclass(slots=True)
+class MinuteReport:
+    """What one minute did, for the status line and the benchmarks."""
+
+    minute: datetime
+    teams_run: int = 0
+    signals: int = 0
+    orders: int = 0
+    cancels: int = 0
+    errors: int = 0
+    overhead_s: float = 0.0  # everything except the strategies' own compute
+    strategies_s: float = 0.0
+    bars_to_last_order_s: float = 0.0
+
+
+@dataclass(slots=True)
+class RunTotals:
+    """Counters over the whole run."""
+
+    minutes: int = 0
+    orders: dict[str, int] = field(default_factory=dict)
+    last_minute: datetime | None = None
+
+
+class Orchestrator:
+    """Runs every team's strategy each market minute and turns what comes back into orders."""
+
+    def __init__(
+        self,
+        *,
+        teams: Sequence[TeamSpec],
+        tracker: OrderTracker,
+        strategies: Strategies,
+        feed: MarketFeed,
+        calendar: Calendar,
+        clock: Clock,
+        exchange: ExchangeStep | None = None,
+        history_minutes: int = 60,
+        on_minute: Callable[[MinuteReport], None] | None = None,
+    ) -> None:
+        self.teams = {spec.team_id: spec for spec in teams}
+        self.tracker = tracker
+        self.strategies = strategies
+        self.feed = feed
+        self.calendar = calendar
+        self.clock = clock
+        self.exchange = exchange
+        self.history_minutes = history_minutes
+        self.on_minute = on_minute
+        self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
+        self.prices: dict[str, Decimal] = {}
+        self._stop = asyncio.Event()
+
+    # the loop
+
+    def stop(self) -> None:
+        """Finish the current minute, then return from `run` (no new signals after it)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def run(self, first_minute: datetime, last_minute: datetime | None = None) -> None:
+        """Run each minute once it has passed on the clock, until `last_minute` or `stop()`."""
+        minute = first_minute
+        while not self._stop.is_set() and (last_minute is None or minute <= last_minute):
+            if not await self._wait_for(minute + MINUTE):
+                break
+            await self.run_minute(minute)
+            minute += MINUTE
+
+    async def _wait_for(self, moment: datetime) -> bool:
+        """Sleep until `moment` on the clock; False when stopped first."""
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(moment))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        done, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return sleeper in done and not self._stop.is_set()
+
+    # the minute
+
+    async def run_minute(self, minute: datetime) -> MinuteReport:
+        """One market minute, as a story."""
+        started = time.perf_counter()
+        report = MinuteReport(minute=minute)
+        bars = self.take_bars(minute)
+        self.advance_exchange(minute)
+        self.update_prices(minute, bars)
+        open_symbols = self.open_symbols(minute)
+        if open_symbols:
+            views = self.build_views(minute, open_symbols)
+            strategies_started = time.perf_counter()
+            results = await self.strategies.run_minute(views)
+            report.strategies_s = time.perf_counter() - strategies_started
+            report.teams_run = len(results)
+            intents = self.validate(results, open_symbols, report)
+            await self.send(intents, report)
+        self.tracker.flush()
+        self.tracker.write_snapshots()
+        finished = time.perf_counter()
+        report.bars_to_last_order_s = finished - started
+        report.overhead_s = report.bars_to_last_order_s - report.strategies_s
+        self.totals.minutes += 1
+        self.totals.last_minute = minute
+        if self.on_minute is not None:
+            self.on_minute(report)
+        return report
+
+    def take_bars(self, minute: datetime) -> dict[str, Bar]:
+        """The minute's bars of the symbols trading in it."""
+        return {
+            symbol: bar
+            for symbol, bar in self.feed.bars_at(minute).items()
+            if self.calendar.is_open(symbol, minute)
+        }
+
+    def advance_exchange(self, minute: datetime) -> None:
+        """Let the simulated exchange match resting orders against the minute's bars."""
+        if self.exchange is not None:
+            self.exchange.step(minute)
+
+    def update_prices(self, minute: datetime, bars: Mapping[str, Bar]) -> None:
+        """Last prices for reservations, portfolio values and the strategies."""
+        for symbol in self.feed.universe:
+            bar = bars.get(symbol)
+            if bar is not None:
+                self.prices[symbol] = bar.close
+            elif symbol not in self.prices:
+                last = self.feed.last_price(symbol, minute + MINUTE)
+                if last is not None:
+                    self.prices[symbol] = last
+        self.tracker.set_prices(self.prices)
+
+    def open_symbols(self, minute: datetime) -> set[str]:
+        return {s for s in self.feed.universe if self.calendar.is_open(s, minute)}
+
+    def build_views(self, minute: datetime, open_symbols: set[str]) -> dict[str, dict[str, Any]]:
+        """Each team's view: free cash, positions, open orders, bars with history, prices."""
+        bars = self.market_view(minute, open_symbols)
+        prices = {s: float(p) for s, p in self.prices.items() if s in open_symbols}
+        views: dict[str, dict[str, Any]] = {}
+        for team_id, spec in self.teams.items():
+            portfolio = self.tracker.portfolio(team_id)
+            team = {
+                "id": team_id,
+                "cash": float(self.tracker.free_cash(team_id)),
+                "positions": {
+                    symbol: {"quantity": float(p.quantity), "avg_cost": float(p.avg_cost)}
+                    for symbol, p in portfolio.positions.items()
+                },
+                "params": dict(spec.params),
+                "open_orders": [order_view(o) for o in self.tracker.open_orders(team_id)],
+            }
+            views[team_id] = {"team": team, "bars": bars, "current_prices": prices}
+        return views
+
+    def market_view(self, minute: datetime, symbols: set[str]) -> dict[str, dict[str, list[Any]]]:
+        """Bars of the last `history_minutes` per symbol as lists (shared by every team)."""
+        view: dict[str, dict[str, list[Any]]] = {}
+        for symbol in sorted(symbols):
+            history = self.feed.history(symbol, minute + MINUTE, self.history_minutes)
+            if not history:
+                continue
+            view[symbol] = {
+                "timestamp": [b.timestamp.isoformat() for b in history],
+                "open": [float(b.open) for b in history],
+                "high": [float(b.high) for b in history],
+                "low": [float(b.low) for b in history],
+                "close": [float(b.close) for b in history],
+                "volume": [float(b.volume) for b in history],
+            }
+        return view
+
+    def validate(
+        self,
+        results: Mapping[str, StrategyResult],
+        open_symbols: set[str],
+        report: MinuteReport,
+    ) -> dict[str, list[Intent]]:
+        """Turn each team's raw signals into intents; every problem is a line in errors.jsonl."""
+        intents: dict[str, list[Intent]] = {}
+        for team_id, result in results.items():
+            if result.error is not None:
+                report.errors += 1
+                self.tracker.record_error(
+                    team_id, result.error.phase, result.error.message, result.error.signal
+                )
+                continue
+            report.signals += len(result.signals)
+            for raw in result.signals:
+                try:
+                    intent = validate_signal(raw, self.feed.universe, self.prices)
+                    if isinstance(intent, OrderIntent) and intent.symbol not in open_symbols:
+                        raise InvalidSignal(f"market closed for {intent.symbol}", raw)
+                except InvalidSignal as e:
+                    report.errors += 1
+                    self.tracker.record_error(team_id, "validation", e.message, raw)
+                    continue
+                intents.setdefault(team_id, []).append(intent)
+        return intents
+
+    async def send(self, intents: Mapping[str, list[Intent]], report: MinuteReport) -> None:
+        """Send every team's orders and cancels; teams in parallel, each team's in order."""
+        outcomes = await asyncio.gather(
+            *(self._send_team(team_id, team_intents) for team_id, team_intents in intents.items())
+        )
+        for orders, cancels, errors in outcomes:
+            report.orders += orders
+            report.cancels += cancels
+            report.errors += errors
+
+    async def _send_team(self, team_id: str, intents: list[Intent]) -> tuple[int, int, int]:
+        orders = cancels = errors = 0
+        for intent in intents:
+            try:
+                if isinstance(intent, CancelIntent):
+                    await self.tracker.cancel(team_id, intent.order_id)
+                    cancels += 1
+                else:
+                    await self.tracker.submit(team_id, intent)
+                    orders += 1
+                    self.totals.orders[team_id] = self.totals.orders.get(team_id, 0) + 1
+            except InvalidSignal as e:
+                errors += 1
+                self.tracker.record_error(team_id, "validation", e.message, e.signal)
+            except OrderAccessError as e:
+                errors += 1
+                self.tracker.record_error(team_id, "order", str(e), _intent_record(intent))
+            except QTCError as e:
+                errors += 1
+                log.warning("Order for team %s failed: %s", team_id, e)
+                self.tracker.record_error(team_id, "order", str(e), _intent_record(intent))
+        return orders, cancels, errors
+
+    # read models for the status line, the API and the summary
+
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """Teams ranked by market value, with return."""
+        rows: list[dict[str, Any]] = []
+        for team_id, spec in self.teams.items():
+            portfolio = self.tracker.portfolio(team_id)
+            value = portfolio.market_value(self.prices)
+            ret = (value - spec.capital) / spec.capital if spec.capital else Decimal(0)
+            rows.append(
+                {
+                    "team_id": team_id,
+                    "market_value": str(round(value, 2)),
+                    "cash": str(round(portfolio.cash, 2)),
+                    "return_pct": str(round(ret * 100, 4)),
+                    "fills": portfolio.fill_count,
+                    "open_orders": len(self.tracker.open_orders(team_id)),
+                    "orders": self.totals.orders.get(team_id, 0),
+                }
+            )
+        rows.sort(key=lambda r: Decimal(r["market_value"]), reverse=True)
+        for rank, row in enumerate(rows, start=1):
+            row["rank"] = rank
+        return rows
+
+
+def _intent_record(intent: Intent) -> dict[str, Any]:
+    if isinstance(intent, CancelIntent):
+        return {"action": "cancel", "order_id": intent.order_id}
+    return {
+        "symbol": intent.symbol,
+        "action": intent.side.value,
+        "quantity": str(intent.quantity),
+        "price": str(intent.requested_price),
+        "order_type": intent.order_type.value,
+        "time_in_force": intent.time_in_force.value,
+    }
+
+
+def open_order_count(tracker: OrderTracker, team_ids: Sequence[str]) -> int:
+    return sum(len(tracker.open_orders(t)) for t in team_ids)
+
+
+def all_orders(tracker: OrderTracker, team_ids: Sequence[str]) -> list[Order]:
+    return [o for t in team_ids for o in tracker.open_orders(t)]

@@ -1,0 +1,225 @@
+"""`qtc run`: wire settings, market, broker, tracker, strategies and API, then run the minutes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from qtc.console import StatusLine, make_console, print_summary, setup_logging
+from qtc.orchestrator import MINUTE, MinuteReport, Orchestrator
+from qtc.settings import Settings
+from qtc.strategies.teams import TeamSpec, load_registry, parse_team_arg
+from qtc.wiring import Components, build_components
+
+log = logging.getLogger("qtc.run")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+DEMO_TEAMS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("buyhold", "buy_and_hold", {}),
+    ("meanrev", "mean_reversion", {}),
+    ("stale", "stale_canceler", {}),
+)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `qtc run`."""
+    parser.add_argument(
+        "--teams",
+        action="append",
+        default=[],
+        metavar="ID;PATH;MODULE:CLASS;CAPITAL",
+        help="a team (repeatable): 'admin;./strategies/admin;strategy:Strategy;100000'",
+    )
+    parser.add_argument("--registry", type=Path, help="YAML file listing teams (with params)")
+    parser.add_argument("--duration", type=int, help="minutes to run, then stop cleanly")
+    parser.add_argument(
+        "--speed", type=float, help="simulated clock speed-up over real time (default 400)"
+    )
+    parser.add_argument("--seed", type=int, help="seed of the simulated market and exchange")
+    parser.add_argument(
+        "--start", help="simulated start time, ISO-8601 UTC (default: before a recent close)"
+    )
+    parser.add_argument("--data-dir", type=Path, help="where team files live (default ./data)")
+    parser.add_argument("--api-host", help="API address (default 127.0.0.1)")
+    parser.add_argument("--api-port", type=int, help="API port (default 8000)")
+    parser.add_argument("--no-api", action="store_true", help="do not serve the team API")
+    parser.add_argument("--reconcile-interval", type=float, help="seconds between reconciles")
+    parser.add_argument("--log-file", type=Path, help="default logs/qtc-orchestrator.log")
+    parser.add_argument(
+        "--market",
+        choices=("simulated", "alpaca"),
+        help="market data source (default: alpaca with credentials, else simulated)",
+    )
+    parser.add_argument(
+        "--bars", action="append", type=Path, default=[], help="replay bars from CSV/Parquet"
+    )
+    parser.add_argument("--strategy-timeout", type=float, help="seconds per strategy call")
+    parser.add_argument(
+        "--demo", action="store_true", help="the example strategies on a fresh demo data dir"
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Flags override the environment; the environment overrides defaults."""
+    overrides: dict[str, Any] = {}
+    for flag, name in (
+        ("data_dir", "data_dir"),
+        ("log_file", "log_file"),
+        ("reconcile_interval", "reconcile_interval"),
+        ("api_host", "api_host"),
+        ("api_port", "api_port"),
+        ("seed", "seed"),
+        ("speed", "speed"),
+        ("duration", "duration_minutes"),
+        ("strategy_timeout", "strategy_timeout"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[name] = value
+    if args.no_api:
+        overrides["api_enabled"] = False
+    if args.demo:
+        overrides.setdefault("data_dir", Path("demo-data"))
+        overrides.setdefault("duration_minutes", 240)
+    return Settings(**overrides)
+
+
+def team_specs(args: argparse.Namespace) -> list[TeamSpec]:
+    specs = [parse_team_arg(arg) for arg in args.teams]
+    if args.registry is not None:
+        specs.extend(load_registry(args.registry))
+    if args.demo and not specs:
+        specs = [
+            TeamSpec(team_id, EXAMPLES / folder, "strategy", "Strategy", Decimal(100000), params)
+            for team_id, folder, params in DEMO_TEAMS
+        ]
+    return specs
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Entry point of `qtc run`."""
+    console = make_console()
+    try:
+        settings = settings_from_args(args)
+        specs = team_specs(args)
+        start = _parse_start(args.start)
+    except ValueError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    if not specs:
+        console.print("[red]error:[/red] no teams: give --teams, --registry or --demo")
+        return 2
+    if args.demo and settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+    setup_logging(settings.log_file, console)
+    market = args.market or ("alpaca" if settings.use_alpaca else "simulated")
+    return asyncio.run(
+        _run(settings, specs, start=start, market=market, bars=args.bars, demo=args.demo)
+    )
+
+
+def _parse_start(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ValueError(f"--start {raw!r} is not an ISO-8601 time") from e
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+async def _run(
+    settings: Settings,
+    specs: list[TeamSpec],
+    *,
+    start: datetime | None,
+    market: str,
+    bars: list[Path],
+    demo: bool,
+) -> int:
+    console = make_console()
+    parts = await build_components(
+        settings, specs, start=start, market=market, bars=bars, demo_keys=demo
+    )
+    orchestrator = parts.orchestrator
+    stop_requested = _install_signal_handlers(orchestrator)
+    api_url = (
+        f"http://{settings.api_host}:{settings.api_port}" if parts.api_server is not None else None
+    )
+    log.info(
+        "QTC run: %d teams, broker=%s, market=%s, data=%s, API %s",
+        len(specs),
+        parts.broker_name,
+        market,
+        settings.data_dir,
+        api_url or "off",
+    )
+    for team_id, key in parts.demo_keys.items():
+        console.print(f"API key for team [bold]{team_id}[/bold]: {key}")
+
+    background: list[asyncio.Task[Any]] = [
+        asyncio.create_task(coro, name=name) for name, coro in parts.background().items()
+    ]
+    status = StatusLine(console, api_url)
+    last = (
+        parts.first_minute + MINUTE * (settings.duration_minutes - 1)
+        if (settings.duration_minutes)
+        else None
+    )
+
+    def on_minute(report: MinuteReport) -> None:
+        parts.save_progress(report.minute + MINUTE)
+        status.update(parts.status_fields(report.minute))
+
+    orchestrator.on_minute = on_minute
+    exit_code = 0
+    try:
+        with status:
+            await orchestrator.run(parts.first_minute, last)
+    except Exception:
+        log.exception("The run stopped on an unexpected error")
+        exit_code = 1
+    finally:
+        await _shutdown(parts, background)
+    print_summary(console, orchestrator.leaderboard())
+    if stop_requested():
+        log.info("Stopped by signal; open orders stay tracked on disk for the next start")
+    return exit_code
+
+
+def _install_signal_handlers(orchestrator: Orchestrator) -> Callable[[], bool]:
+    """SIGINT/SIGTERM: no new signals after the current minute, then a clean shutdown."""
+    requested = {"stop": False}
+    loop = asyncio.get_running_loop()
+
+    def handler() -> None:
+        requested["stop"] = True
+        log.info("Stop requested: finishing the current minute")
+        orchestrator.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, handler)
+    return lambda: requested["stop"]
+
+
+async def _shutdown(parts: Components, background: list[asyncio.Task[Any]]) -> None:
+    """Flush every file, stop the API and the background loops, close strategies and broker."""
+    parts.tracker.flush()
+    if parts.api_server is not None:
+        parts.api_server.should_exit = True
+    for task in background:
+        if task.get_name() != "api":
+            task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
+    await parts.close()

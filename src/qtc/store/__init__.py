@@ -1,0 +1,1 @@
+"""Per-team storage: the ledger, open orders, order history, snapshots and errors."""

@@ -1,0 +1,62 @@
+"""The `Store` port: what the order tracker needs from storage (files today, a database later)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from qtc.domain.orders import Order
+from qtc.store.records import TradeRecord
+
+
+class Store(Protocol):
+    """Per-team ledger, open orders, order history, portfolio snapshots and errors.
+
+    Appends marked durable are on stable storage when the call returns. Readers never fail on
+    a torn last line (from a crash): it is skipped with a warning.
+    """
+
+    def team_ids(self) -> list[str]:
+        """Teams that have any stored data."""
+        ...
+
+    def load_trades(self, team_id: str) -> list[TradeRecord]:
+        """The team's whole ledger, oldest first (for replay at load)."""
+        ...
+
+    def append_trade(self, record: TradeRecord) -> None:
+        """Append one ledger line; durable."""
+        ...
+
+    def recent_trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
+        """The team's last `limit` ledger lines as JSON, newest first."""
+        ...
+
+    def load_open_orders(self, team_id: str) -> list[Order]:
+        """The team's open orders as last saved."""
+        ...
+
+    def save_open_orders(self, team_id: str, orders: Sequence[Order]) -> None:
+        """Replace the team's open orders atomically (removing the record when empty); durable."""
+        ...
+
+    def append_order_history(self, order: Order) -> None:
+        """Record an order that reached a terminal status; durable."""
+        ...
+
+    def load_order_history(self, team_id: str) -> list[Order]:
+        """The team's closed orders, oldest line first (a later line for the same id wins)."""
+        ...
+
+    def append_snapshot(self, team_id: str, at: datetime, snapshot: Mapping[str, Any]) -> None:
+        """Record a portfolio snapshot (derived data: not necessarily durable)."""
+        ...
+
+    def append_error(self, team_id: str, record: Mapping[str, Any]) -> None:
+        """Record a strategy or order error (timestamp, phase, message, signal); durable."""
+        ...
+
+    def recent_errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
+        """The team's last `limit` errors, newest first."""
+        ...

@@ -1,0 +1,1 @@
+"""Team strategies: team specs, the static check, and the sandboxed worker pool."""

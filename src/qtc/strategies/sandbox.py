@@ -1,0 +1,286 @@
+"""The strategy pool: one sandboxed worker process per team, called once a minute.
+
+Workers are forked from multiprocessing's forkserver, which preloads numpy and pandas once, so
+a worker starts in milliseconds and shares those pages with every other worker. Each call has a
+wall-clock time limit; a worker that overruns is killed and one that dies is restarted (at the
+team's next call). A team whose strategy cannot be loaded is recorded and left out, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qtc.domain.signals import normalize_signals
+from qtc.strategies import wire
+from qtc.strategies.results import StrategyError, StrategyResult
+from qtc.strategies.static_check import check_strategy_folder
+from qtc.strategies.teams import TeamSpec
+from qtc.strategies.worker import WorkerConfig, worker_main
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRELOAD = ("numpy", "pandas", "qtc.strategies.worker")
+
+
+class WorkerFailed(Exception):
+    """The worker timed out, died or broke the protocol; it has been killed."""
+
+
+@dataclass(slots=True)
+class _Worker:
+    """Host-side handle of one worker process."""
+
+    process: Any
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    seq: int = 0
+
+
+@dataclass(slots=True)
+class _Team:
+    spec: TeamSpec
+    worker: _Worker | None = None
+    disabled: StrategyError | None = None
+    restarts: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class StrategyPool:
+    """All teams' sandboxed strategies; `run_minute` calls every team concurrently."""
+
+    def __init__(
+        self,
+        specs: Sequence[TeamSpec],
+        *,
+        timeout: float = 5.0,
+        memory_mb: int = 512,
+        scratch_root: Path,
+        load_timeout: float = 30.0,
+        preload: Sequence[str] = DEFAULT_PRELOAD,
+        max_concurrency: int | None = None,
+    ) -> None:
+        ids = [s.team_id for s in specs]
+        if len(set(ids)) != len(ids):
+            raise ValueError("team ids must be unique")
+        self._teams = {s.team_id: _Team(s) for s in specs}
+        self._timeout = timeout
+        self._load_timeout = load_timeout
+        self._memory_mb = memory_mb
+        self._scratch_root = Path(scratch_root)
+        self._ctx = multiprocessing.get_context("forkserver")
+        # Only takes effect before the (process-wide) forkserver starts; later pools share it.
+        self._ctx.set_forkserver_preload(list(preload))
+        self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+
+    @property
+    def failed(self) -> dict[str, StrategyError]:
+        """Teams left out of the run because their strategy could not be loaded."""
+        return {tid: t.disabled for tid, t in self._teams.items() if t.disabled is not None}
+
+    def restarts(self, team_id: str) -> int:
+        """How many times this team's worker was restarted after a timeout or crash."""
+        return self._teams[team_id].restarts
+
+    def worker_pids(self) -> dict[str, int]:
+        """The live worker process ids (for monitoring and the benchmark)."""
+        return {
+            tid: t.worker.process.pid
+            for tid, t in self._teams.items()
+            if t.worker is not None and t.worker.process.pid is not None
+        }
+
+    async def start(self) -> dict[str, StrategyError | None]:
+        """Static-check and load every team; a team that fails is recorded, not fatal."""
+        results = await asyncio.gather(*(self._start_team(t) for t in self._teams.values()))
+        return dict(zip(self._teams, results, strict=True))
+
+    async def _start_team(self, team: _Team) -> StrategyError | None:
+        violations = await asyncio.to_thread(check_strategy_folder, team.spec.path)
+        if violations:
+            shown = "; ".join(str(v) for v in violations[:10])
+            team.disabled = StrategyError("load", f"strategy refused: {shown}")
+            log.warning("Team %s strategy refused: %s", team.spec.team_id, shown)
+            return team.disabled
+        async with team.lock:
+            return await self._ensure_worker(team)
+
+    async def _ensure_worker(self, team: _Team) -> StrategyError | None:
+        if team.disabled is not None or team.worker is not None:
+            return team.disabled
+        try:
+            team.worker = await self._spawn(team.spec)
+        except WorkerFailed as e:
+            team.disabled = StrategyError("load", str(e))
+            log.warning("Team %s strategy failed to load: %s", team.spec.team_id, e)
+        return team.disabled
+
+    async def _spawn(self, spec: TeamSpec) -> _Worker:
+        config = WorkerConfig(
+            team_id=spec.team_id,
+            path=str(spec.path.resolve()),
+            module=spec.module,
+            class_name=spec.class_name,
+            params=dict(spec.params),
+            scratch=str((self._scratch_root / spec.team_id).resolve()),
+            memory_mb=self._memory_mb,
+        )
+        host_sock, child_sock = socket.socketpair()
+        process = self._ctx.Process(
+            target=worker_main,
+            args=(child_sock, config),
+            name=f"qtc-strategy-{spec.team_id}",
+            daemon=True,
+        )
+        try:
+            await asyncio.to_thread(process.start)
+        finally:
+            child_sock.close()
+        reader, writer = await asyncio.open_unix_connection(sock=host_sock)
+        worker = _Worker(process, reader, writer)
+        try:
+            reply = await asyncio.wait_for(self._read_reply(worker), self._load_timeout)
+        except TimeoutError:
+            await self._kill(worker)
+            raise WorkerFailed(f"loading took longer than {self._load_timeout:g} s") from None
+        except WorkerFailed:
+            await self._kill(worker)
+            raise
+        if not reply.get("ok"):
+            await self._kill(worker)
+            raise WorkerFailed(str(reply.get("error", "the worker did not load the strategy")))
+        return worker
+
+    async def _read_reply(self, worker: _Worker) -> dict[str, Any]:
+        try:
+            header = await worker.reader.readexactly(wire.HEADER.size)
+            (size,) = wire.HEADER.unpack(header)
+            if size > wire.MAX_REPLY_BYTES + 1024:
+                raise WorkerFailed(f"the worker sent a {size}-byte reply")
+            reply = wire.decode_reply(await worker.reader.readexactly(size))
+        except (asyncio.IncompleteReadError, ConnectionError) as e:
+            code = await self._exit_code(worker)
+            raise WorkerFailed(f"the strategy's worker died ({_exit_reason(code)})") from e
+        except ValueError as e:
+            raise WorkerFailed(f"the worker sent an unreadable reply: {e}") from e
+        if reply.get("seq") != worker.seq:
+            raise WorkerFailed("the worker sent an out-of-turn reply")
+        return reply
+
+    async def _exit_code(self, worker: _Worker) -> int | None:
+        await asyncio.to_thread(worker.process.join, 1.0)
+        code: int | None = worker.process.exitcode
+        return code
+
+    async def _kill(self, worker: _Worker) -> None:
+        worker.writer.close()
+        with contextlib.suppress(Exception):
+            worker.process.kill()
+        await asyncio.to_thread(worker.process.join, 2.0)
+        with contextlib.suppress(Exception):
+            worker.process.close()
+
+    async def run_minute(self, views: Mapping[str, Mapping[str, Any]]) -> dict[str, StrategyResult]:
+        """Call every team in `views` ({team_id: {team, bars, current_prices}}) concurrently.
+
+        Decimals in the views reach strategies as floats. Teams not in the pool are ignored;
+        teams that could not be loaded get an empty result (their load error was reported once).
+        """
+        shared: dict[int, bytes] = {}
+        payloads: dict[str, tuple[Any, bytes, bytes]] = {}
+        for team_id, view in views.items():
+            if team_id not in self._teams:
+                continue
+            bars, prices = view.get("bars", {}), view.get("current_prices", {})
+            for part in (bars, prices):
+                if id(part) not in shared:
+                    shared[id(part)] = pickle.dumps(wire.to_floats(part), protocol=5)
+            payloads[team_id] = (
+                wire.to_floats(view.get("team", {})),
+                shared[id(bars)],
+                shared[id(prices)],
+            )
+        results = await asyncio.gather(
+            *(self._run_team(self._teams[tid], payload) for tid, payload in payloads.items())
+        )
+        return dict(zip(payloads, results, strict=True))
+
+    async def _run_team(self, team: _Team, payload: tuple[Any, bytes, bytes]) -> StrategyResult:
+        async with team.lock:
+            if self._limit is None:
+                return await self._run_team_locked(team, payload)
+            async with self._limit:
+                return await self._run_team_locked(team, payload)
+
+    async def _run_team_locked(
+        self, team: _Team, payload: tuple[Any, bytes, bytes]
+    ) -> StrategyResult:
+        if team.disabled is not None:
+            return StrategyResult()
+        if team.worker is None:
+            team.restarts += 1
+            log.info("Restarting strategy worker of team %s", team.spec.team_id)
+            error = await self._ensure_worker(team)
+            if error is not None:
+                return StrategyResult(error=error)
+        worker = team.worker
+        assert worker is not None
+        worker.seq += 1
+        team_view, bars, prices = payload
+        request = pickle.dumps((worker.seq, team_view, bars, prices), protocol=5)
+        try:
+            worker.writer.write(wire.frame(request))
+            reply = await asyncio.wait_for(self._send_and_read(worker), self._timeout)
+        except TimeoutError:
+            await self._retire(team)
+            return StrategyResult(
+                error=StrategyError("signal", f"timed out after {self._timeout:g} s")
+            )
+        except (WorkerFailed, ConnectionError) as e:
+            await self._retire(team)
+            return StrategyResult(error=StrategyError("signal", str(e)))
+        if "error" in reply:
+            return StrategyResult(
+                error=StrategyError("signal", str(reply["error"]), reply.get("signal"))
+            )
+        return StrategyResult(signals=normalize_signals(reply.get("output")))
+
+    async def _send_and_read(self, worker: _Worker) -> dict[str, Any]:
+        await worker.writer.drain()
+        return await self._read_reply(worker)
+
+    async def _retire(self, team: _Team) -> None:
+        if team.worker is not None:
+            worker, team.worker = team.worker, None
+            log.warning("Killing strategy worker of team %s", team.spec.team_id)
+            await self._kill(worker)
+
+    async def close(self) -> None:
+        """Stop every worker: close its socket (it exits), then kill what is left."""
+        await asyncio.gather(*(self._close_team(t) for t in self._teams.values()))
+
+    async def _close_team(self, team: _Team) -> None:
+        if team.worker is None:
+            return
+        worker, team.worker = team.worker, None
+        worker.writer.close()
+        await asyncio.to_thread(worker.process.join, 1.0)
+        await self._kill(worker)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code == -9:
+        return "killed, maybe for using too much memory"
+    if code < 0:
+        return f"killed by signal {-code}"
+    return f"exit code {code}"

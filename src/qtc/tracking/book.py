@@ -1,0 +1,87 @@
+"""The tracker's in-memory order book: open orders and recent history, indexed by both ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from qtc.domain.orders import Order
+
+
+class OrderBook:
+    """Every order held in memory, per team in creation order, plus the open set.
+
+    Per-team maps are created lazily so that idle teams cost nothing.
+    """
+
+    def __init__(self) -> None:
+        self._all: dict[str, Order] = {}
+        self._by_broker: dict[str, Order] = {}
+        self._team: dict[str, dict[str, Order]] = {}
+        self._open: dict[str, dict[str, Order]] = {}
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def add(self, order: Order) -> None:
+        """Hold a new (or loaded) order; open orders join the open set."""
+        self._all[order.order_id] = order
+        self._team.setdefault(order.team_id, {})[order.order_id] = order
+        if order.broker_order_id:
+            self._by_broker[order.broker_order_id] = order
+        if order.is_open:
+            self._open.setdefault(order.team_id, {})[order.order_id] = order
+
+    def set_broker_id(self, order: Order, broker_order_id: str) -> None:
+        """Learn the broker's id of an order."""
+        order.broker_order_id = broker_order_id
+        self._by_broker[broker_order_id] = order
+
+    def find(self, order_id: str) -> Order | None:
+        """An order by our id or by the broker's id."""
+        return self._all.get(order_id) or self._by_broker.get(order_id)
+
+    def find_for_broker(self, client_order_id: str, broker_order_id: str) -> Order | None:
+        """The order a broker snapshot is about."""
+        return self._all.get(client_order_id) or self._by_broker.get(broker_order_id)
+
+    def close(self, order: Order) -> None:
+        """Take a terminal order out of the open set (it stays in history)."""
+        team_open = self._open.get(order.team_id)
+        if team_open is not None:
+            team_open.pop(order.order_id, None)
+            if not team_open:
+                del self._open[order.team_id]
+
+    def drop(self, order: Order) -> None:
+        """Forget an order entirely (cleanup of old history)."""
+        self.close(order)
+        self._all.pop(order.order_id, None)
+        if order.broker_order_id:
+            self._by_broker.pop(order.broker_order_id, None)
+        team = self._team.get(order.team_id)
+        if team is not None:
+            team.pop(order.order_id, None)
+            if not team:
+                del self._team[order.team_id]
+
+    def open_orders(self, team_id: str) -> list[Order]:
+        """The team's open orders, oldest first."""
+        return list(self._open.get(team_id, {}).values())
+
+    def all_open(self) -> Iterator[Order]:
+        """Every open order of every team."""
+        for team_open in self._open.values():
+            yield from team_open.values()
+
+    def open_count(self) -> int:
+        """How many orders are open."""
+        return sum(len(t) for t in self._open.values())
+
+    def team_orders_newest_first(self, team_id: str) -> Iterator[Order]:
+        """The team's orders held in memory, newest first."""
+        return reversed(self._team.get(team_id, {}).values())
+
+    def terminal_before(self, cutoff: datetime) -> list[Order]:
+        """Terminal orders last updated before `cutoff`."""
+        return [o for o in self._all.values() if not o.is_open and o.updated_at < cutoff]

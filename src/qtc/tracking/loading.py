@@ -1,0 +1,75 @@
+"""Loading a team at startup: replay the ledger, then open orders and recent history."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from qtc.domain.decimals import normalize
+from qtc.domain.orders import Order
+from qtc.store.base import Store
+from qtc.tracking.book import OrderBook
+from qtc.tracking.ledger import Ledger
+
+_PRICE_QUANTUM = Decimal("0.000000001")
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What loading one team found."""
+
+    fills: int
+    open_orders: int
+    stale_open_file: bool  # pending_orders.jsonl lagged behind history or ledger: rewrite it
+
+
+def load_team(
+    team_id: str,
+    store: Store,
+    ledger: Ledger,
+    book: OrderBook,
+    cutoff: datetime,
+    log: logging.Logger,
+) -> Loaded:
+    """Replay the team's ledger and hold its open orders and history newer than `cutoff`.
+
+    The open-orders file is rewritten in batches, so after a crash it may lag: an order with a
+    history line is closed, and filled quantities come from the ledger, never the file alone.
+    """
+    fills = ledger.load(team_id)
+    closed: dict[str, Order] = {}
+    for order in store.load_order_history(team_id):
+        closed[order.order_id] = order  # a later line for the same order wins
+    stale = False
+    open_orders: dict[str, Order] = {}
+    for order in store.load_open_orders(team_id):
+        if order.order_id in closed or not order.is_open:
+            stale = True
+            continue
+        open_orders[order.order_id] = order
+    for order in open_orders.values():
+        stale |= _catch_up_with_ledger(order, ledger)
+    for order in closed.values():
+        _catch_up_with_ledger(order, ledger)
+    keep = [o for o in closed.values() if o.updated_at >= cutoff]
+    for order in sorted([*keep, *open_orders.values()], key=lambda o: o.created_at):
+        if order.team_id != team_id:
+            log.warning(
+                "Skipping order %s of team %s in %s's files", order.order_id, order.team_id, team_id
+            )
+            continue
+        book.add(order)
+    return Loaded(fills=fills, open_orders=len(open_orders), stale_open_file=stale)
+
+
+def _catch_up_with_ledger(order: Order, ledger: Ledger) -> bool:
+    held = ledger.held(order.order_id)
+    if held.qty <= order.filled_qty:
+        return False
+    order.filled_qty = normalize(held.qty)
+    order.filled_avg_price = normalize(
+        (held.notional / held.qty).quantize(_PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    )
+    return True

@@ -1,0 +1,484 @@
+"""The order tracker: every order followed from intent to its last fill, on disk, across crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Coroutine, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from qtc.brokers.base import Broker
+from qtc.domain.decimals import ZERO, dec_str
+from qtc.domain.enums import OrderStatus, OrderType, Side
+from qtc.domain.errors import (
+    BrokerAuthError,
+    BrokerError,
+    BrokerUnavailable,
+    InvalidSignal,
+    OrderClosed,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderRejected,
+    UnknownOrder,
+)
+from qtc.domain.events import EVENT_STATUS
+from qtc.domain.ids import new_order_id
+from qtc.domain.orders import Order, OrderRequest, StreamConnected, TradeUpdate
+from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
+from qtc.domain.signals import OrderIntent
+from qtc.market.base import Clock
+from qtc.store.base import Store
+from qtc.tracking.applier import Applier
+from qtc.tracking.book import OrderBook
+from qtc.tracking.events import EventHub
+from qtc.tracking.ledger import Ledger
+from qtc.tracking.loading import load_team
+from qtc.tracking.ports import StatusFilter, TeamEvent
+from qtc.tracking.reconcile import Reconciler, ReconcileResult
+
+__all__ = ["OrderTracker", "ReconcileResult"]
+
+_RETRY_STREAM = timedelta(seconds=1)
+
+
+class OrderTracker:
+    """Intake with write-ahead, updates from stream and poll, reconciliation, cancel, cleanup."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        broker: Broker,
+        clock: Clock,
+        teams: Mapping[str, Decimal],
+        reconcile_interval: float = 30.0,
+        retention_days: float = 7.0,
+        cleanup_interval: float = 3600.0,
+        market_margin: Decimal = Decimal("0.05"),
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """`teams`: team_id -> initial cash. Nothing is read until `load()`."""
+        self.store = store
+        self.broker = broker
+        self.clock = clock
+        self.teams = dict(teams)
+        self.reconcile_interval = reconcile_interval
+        self.retention = timedelta(days=retention_days)
+        self.cleanup_interval = cleanup_interval
+        self.market_margin = market_margin
+        self.log = logger or logging.getLogger("qtc.tracker")
+        self.book = OrderBook()
+        self.ledger = Ledger(store, self.teams, self.log)
+        self.hub = EventHub()
+        self._prices: dict[str, Decimal] = {}
+        self.applier = Applier(
+            book=self.book,
+            ledger=self.ledger,
+            store=store,
+            hub=self.hub,
+            teams=self.teams,
+            now=clock.now,
+            prices=self._prices,
+            log=self.log,
+        )
+        self.reconciler = Reconciler(broker, self.applier, self.log)
+        self._in_flight: set[str] = set()
+        self._reconcile_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # lifecycle
+
+    async def load(self) -> ReconcileResult:
+        """Replay ledgers, load open orders and history, then reconcile with the broker
+        (resolving orders left `pending_new` by a crash) before the first tick."""
+        cutoff = self.clock.now() - self.retention
+        fills = opened = 0
+        for team_id in self.teams:
+            loaded = load_team(team_id, self.store, self.ledger, self.book, cutoff, self.log)
+            fills += loaded.fills
+            opened += loaded.open_orders
+            if loaded.stale_open_file:
+                self.applier.mark_dirty(team_id)
+        unknown = sorted(set(self.store.team_ids()) - set(self.teams))
+        if unknown:
+            self.log.warning("Ignoring stored data of teams not in this run: %s", unknown)
+        self.log.info(
+            "Loaded %d teams: %d fills replayed, %d open orders", len(self.teams), fills, opened
+        )
+        await self._heal_write_ahead()
+        result = await self.reconcile()
+        self.flush()
+        return result
+
+    async def _heal_write_ahead(self) -> None:
+        """Orders stored as pending_new whose submit never answered: adopt or reject them."""
+        for order in [o for o in self.book.all_open() if o.broker_order_id is None]:
+            try:
+                snap = await self.broker.get_order_by_client_id(order.order_id)
+            except OrderNotFound:
+                self.log.warning(
+                    "Order %s never reached the broker (crash before submit); rejecting it",
+                    order.order_id,
+                )
+                self.applier.close_locally(
+                    order,
+                    OrderStatus.REJECTED,
+                    "never reached the broker: not found by client order id after a restart",
+                )
+                continue
+            except BrokerError as e:
+                self.log.warning("Could not look up order %s at load: %s", order.order_id, e)
+                continue
+            self.log.info("Adopting order %s found at broker after restart", order.order_id)
+            self.applier.apply(snap, None, snap.updated_at)
+
+    async def run_stream(self) -> None:
+        """Apply the broker's update stream until the broker closes; each (re)connect triggers a
+        reconcile (events sent while the stream was down are never replayed)."""
+        while True:
+            try:
+                async for item in self.broker.updates():
+                    if isinstance(item, StreamConnected):
+                        self._spawn(self._reconcile_logged())
+                        continue
+                    try:
+                        await self.apply_update(item)
+                    except Exception:
+                        self.log.exception("Could not apply update %s", item)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.log.warning("Update stream failed (%s); reconnecting", e)
+                await self.clock.sleep_until(self.clock.now() + _RETRY_STREAM)
+
+    async def run_reconcile_loop(self) -> None:
+        """Reconcile every `reconcile_interval` seconds of the clock, forever."""
+        self.log.info(
+            "Starting background order reconciliation loop (%gs interval)",
+            self.reconcile_interval,
+        )
+        while True:
+            await self.clock.sleep_until(
+                self.clock.now() + timedelta(seconds=self.reconcile_interval)
+            )
+            await self._reconcile_logged()
+
+    async def run_cleanup_loop(self) -> None:
+        """Drop old terminal orders from memory every `cleanup_interval` seconds, forever."""
+        while True:
+            await self.clock.sleep_until(
+                self.clock.now() + timedelta(seconds=self.cleanup_interval)
+            )
+            self.cleanup(self.clock.now())
+
+    def flush(self) -> None:
+        """Write the open orders of every team changed since the last flush (one rewrite each)."""
+        self.applier.flush()
+
+    async def close(self) -> None:
+        """Stop background reconciles started by the stream and flush."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.flush()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("Reconciliation failed")
+
+    # commands
+
+    async def submit(self, team_id: str, intent: OrderIntent) -> Order:
+        """Write-ahead (`pending_new` on disk), then send to the broker.
+
+        Raises InvalidSignal when the team cannot afford it (nothing is recorded: the caller
+        writes it to errors.jsonl with `record_error`). A broker rejection returns the order as
+        `rejected` with the reason (and an errors.jsonl line). When the broker's answer is lost
+        (BrokerUnavailable) the order is looked up by client order id, never resubmitted; if
+        still unknown it stays `pending_new` until reconciliation settles it.
+        """
+        self._check_team(team_id)
+        self._check_affordable(team_id, intent)
+        now = self.clock.now()
+        order = Order(
+            order_id=new_order_id(team_id, int(now.timestamp() * 1000)),
+            team_id=team_id,
+            symbol=intent.symbol,
+            side=intent.side,
+            quantity=intent.quantity,
+            order_type=intent.order_type,
+            time_in_force=intent.time_in_force,
+            limit_price=intent.limit_price,
+            requested_price=intent.requested_price,
+            created_at=now,
+            updated_at=now,
+            extra=dict(intent.extra),
+        )
+        self.book.add(order)
+        self._in_flight.add(order.order_id)
+        try:
+            self.applier.write_ahead(order)
+            self.log.info(
+                "Stored pending %s order %s for %s",
+                order.order_type.value,
+                order.order_id,
+                order.symbol,
+            )
+            await self._send(order)
+        finally:
+            self._in_flight.discard(order.order_id)
+        self.applier.mark_dirty(team_id)
+        return order
+
+    async def _send(self, order: Order) -> None:
+        request = OrderRequest(
+            client_order_id=order.order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.quantity,
+            order_type=order.order_type,
+            time_in_force=order.time_in_force,
+            limit_price=order.limit_price,
+        )
+        try:
+            snap = await self.broker.submit(request)
+        except OrderRejected as e:
+            self.log.warning("Order %s rejected by broker: %s", order.order_id, e.reason)
+            self.applier.close_locally(order, OrderStatus.REJECTED, e.reason)
+            return
+        except BrokerAuthError as e:
+            self.applier.close_locally(order, OrderStatus.REJECTED, f"broker refused: {e}")
+            return
+        except BrokerError as e:
+            # the order may or may not have arrived: look, never resubmit blindly
+            self.log.warning("Submit of order %s failed (%s); looking it up", order.order_id, e)
+            try:
+                snap = await self.broker.get_order_by_client_id(order.order_id)
+            except OrderNotFound:
+                order.not_found_count = 1
+                self.log.warning(
+                    "Order %s not found at broker yet; reconciliation will settle it",
+                    order.order_id,
+                )
+                return
+            except BrokerError as lookup_error:
+                self.log.warning("Lookup of order %s failed: %s", order.order_id, lookup_error)
+                return
+        self.applier.apply(snap, None, snap.updated_at)
+
+    def _check_team(self, team_id: str) -> None:
+        if team_id not in self.teams:
+            raise InvalidSignal(f"unknown team {team_id!r}")
+
+    def _check_affordable(self, team_id: str, intent: OrderIntent) -> None:
+        portfolio = self.ledger.portfolios[team_id]
+        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
+        what = f"{intent.side.value} {dec_str(intent.quantity)} {intent.symbol}"
+        signal = {
+            "symbol": intent.symbol,
+            "action": intent.side.value,
+            "quantity": dec_str(intent.quantity),
+            "price": dec_str(intent.requested_price),
+            "order_type": intent.order_type.value,
+            "time_in_force": intent.time_in_force.value,
+        }
+        if intent.side is Side.BUY:
+            if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
+                price = intent.limit_price
+            else:
+                last = self._prices.get(intent.symbol, intent.requested_price)
+                price = last * (1 + self.market_margin)
+            cost = intent.quantity * price
+            available = free_cash(portfolio, reserved)
+            if cost > available:
+                raise InvalidSignal(
+                    f"insufficient free cash to {what}: needs {cost:.2f}, free {available:.2f} "
+                    f"(cash {portfolio.cash:.2f}, {reserved.cash:.2f} reserved by open orders)",
+                    signal,
+                )
+        else:
+            shares = free_shares(portfolio, reserved, intent.symbol)
+            if intent.quantity > shares:
+                raise InvalidSignal(
+                    f"insufficient free shares to {what}: {dec_str(shares)} free "
+                    f"({dec_str(portfolio.quantity(intent.symbol))} held, "
+                    f"{dec_str(reserved.shares.get(intent.symbol, ZERO))} reserved by open orders)",
+                    signal,
+                )
+
+    async def cancel(self, team_id: str, order_id: str) -> Order:
+        """Ask the broker to cancel; returns the order (normally `pending_cancel`).
+
+        Raises UnknownOrder (no such order for this team) or OrderClosed (already terminal,
+        with its status); TransientBrokerError if the broker cannot be reached.
+        """
+        order = self.get_order(team_id, order_id)
+        if order is None:
+            raise UnknownOrder(f"order {order_id} not found")
+        if not order.is_open:
+            raise OrderClosed(order.order_id, order.status.value)
+        if order.status is OrderStatus.PENDING_CANCEL:
+            return order
+        if order.broker_order_id is None:
+            try:
+                snap = await self.broker.get_order_by_client_id(order.order_id)
+            except OrderNotFound:
+                raise BrokerUnavailable(
+                    f"order {order.order_id} is not yet known to the broker; try again shortly"
+                ) from None
+            self.applier.apply(snap, None, snap.updated_at)
+            if not order.is_open:
+                raise OrderClosed(order.order_id, order.status.value)
+        broker_id = order.broker_order_id
+        assert broker_id is not None
+        try:
+            await self.broker.cancel(broker_id)
+        except OrderNotCancelable:
+            snap = await self.broker.get_order(broker_id)
+            self.applier.apply(snap, None, snap.updated_at)
+            if not order.is_open:
+                raise OrderClosed(order.order_id, order.status.value) from None
+            raise
+        self.applier.cancel_requested(order)
+        self.log.info("Cancel requested for order %s (%s)", order.order_id, order.status.value)
+        return order
+
+    async def apply_update(self, update: TradeUpdate) -> None:
+        """Apply one stream event (or poll result): monotone status, fills from cumulative qty."""
+        status = EVENT_STATUS.get(update.event)
+        self.applier.apply(
+            update.order,
+            status,
+            update.timestamp,
+            execution_id=update.execution_id,
+            qty=update.qty,
+            price=update.price,
+        )
+
+    async def reconcile(self) -> ReconcileResult:
+        """One reconciliation cycle (DESIGN §4): list open orders in pages of 500, fetch by id
+        only the held orders the listing misses, 3-strikes policy for orders the broker lost."""
+        async with self._reconcile_lock:
+            return await self.reconciler.run(self._in_flight)
+
+    def cleanup(self, now: datetime) -> int:
+        """Drop terminal orders last updated more than `retention_days` before `now`;
+        returns how many were dropped."""
+        old = self.book.terminal_before(now - self.retention)
+        for order in old:
+            self.book.drop(order)
+        if old:
+            self.log.info("Cleaned up %d closed orders older than %s", len(old), self.retention)
+        self.flush()
+        return len(old)
+
+    def set_prices(self, prices: Mapping[str, Decimal]) -> None:
+        """The latest price of each symbol (used for market-order reservations and values)."""
+        self._prices.update(prices)
+
+    def write_snapshots(self) -> None:
+        """Append a portfolio snapshot for every team (the orchestrator calls it each minute)."""
+        for team_id in self.teams:
+            self.applier.write_snapshot(team_id)
+
+    def record_error(self, team_id: str, phase: str, message: str, signal: Any = None) -> None:
+        """Append a line to the team's errors.jsonl (timestamp, phase, message, signal)."""
+        self.applier.record_error(team_id, phase, message, _json_safe(signal))
+
+    # queries (TrackerView)
+
+    def team_ids(self) -> list[str]:
+        """The competing teams."""
+        return list(self.teams)
+
+    def open_orders(self, team_id: str) -> list[Order]:
+        """The team's open orders, oldest first."""
+        return self.book.open_orders(team_id)
+
+    def get_order(self, team_id: str, order_id: str) -> Order | None:
+        """One of the team's orders (open or in history) by order_id or broker_order_id."""
+        order = self.book.find(order_id)
+        return order if order is not None and order.team_id == team_id else None
+
+    def list_orders(
+        self, team_id: str, status: StatusFilter, limit: int, after: str | None = None
+    ) -> list[Order]:
+        """The team's orders, newest first, at most `limit`, strictly older than order `after`."""
+        out: list[Order] = []
+        if limit <= 0:
+            return out
+        started = after is None
+        for order in self.book.team_orders_newest_first(team_id):
+            if not started:
+                started = after in (order.order_id, order.broker_order_id)
+                continue
+            if status == "open" and not order.is_open:
+                continue
+            if status == "closed" and order.is_open:
+                continue
+            out.append(order)
+            if len(out) >= limit:
+                break
+        return out
+
+    def portfolio(self, team_id: str) -> Portfolio:
+        """The team's live portfolio (a fold over its ledger); read it, never mutate it."""
+        return self.ledger.portfolios[team_id]
+
+    def reserved_cash(self, team_id: str, prices: Mapping[str, Decimal]) -> Decimal:
+        """Cash held back by the team's open buys at `prices`."""
+        return reservations(self.book.open_orders(team_id), prices, self.market_margin).cash
+
+    def free_cash(self, team_id: str) -> Decimal:
+        """Cash minus what open buys reserve, at the last prices set."""
+        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
+        return free_cash(self.ledger.portfolios[team_id], reserved)
+
+    def free_shares(self, team_id: str, symbol: str) -> Decimal:
+        """Shares held minus what open sells reserve."""
+        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
+        return free_shares(self.ledger.portfolios[team_id], reserved, symbol)
+
+    def trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
+        """The team's ledger lines, newest first."""
+        return self.store.recent_trades(team_id, limit)
+
+    def errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
+        """The team's errors.jsonl lines, newest first."""
+        return self.store.recent_errors(team_id, limit)
+
+    def subscribe(self, team_id: str) -> asyncio.Queue[TeamEvent]:
+        """A queue receiving the team's events from now on (bounded; slow readers drop oldest)."""
+        return self.hub.subscribe(team_id)
+
+    def unsubscribe(self, team_id: str, queue: asyncio.Queue[TeamEvent]) -> None:
+        """Stop delivering events to `queue`."""
+        self.hub.unsubscribe(team_id, queue)
+
+    def unattributed_orders(self) -> frozenset[str]:
+        """Broker ids of orders seen at the broker that no team placed (never booked)."""
+        return self.applier.unattributed
+
+
+def _json_safe(value: Any) -> Any:
+    """A value as JSON can hold it (decimals and other objects become strings)."""
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return repr(value)[:500]

@@ -1,0 +1,151 @@
+"""The local Alpaca-compatible exchange served in a thread on 127.0.0.1, with controls for
+the adapter's fault tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import Request, Response
+
+from qtc.brokers.alpaca import AlpacaBroker, RetryPolicy
+from qtc.domain.market import Bar
+from qtc.exchange.alpaca_api import create_exchange_app
+from qtc.exchange.driver import ExchangeDriver
+from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.faults import Faults
+from qtc.exchange.minute_stepper import MinuteStepper
+from qtc.market.clock import ManualClock
+from qtc.market.replay import ReplayMarket
+
+START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+KEY, SECRET = "alpaca-test-key", "alpaca-test-secret"
+
+
+class AlwaysOpen:
+    """A calendar without sessions: every symbol trades every minute."""
+
+    def is_open(self, symbol: str, minute: datetime) -> bool:
+        return True
+
+    def session_close(self, minute: datetime) -> datetime | None:
+        return None
+
+
+class LocalExchange:
+    """One exchange (AAPL at 100, 50 shares a minute) on a free port; `arrivals` holds the
+    monotonic time each Alpaca REST request reached it."""
+
+    def __init__(self) -> None:
+        engine = ExchangeEngine(
+            seed=11, symbols=["AAPL"], buying_power=Decimal("100000"), half_spread_bps=Decimal(0)
+        )
+        clock = ManualClock(START)
+        bars = [
+            Bar(
+                "AAPL",
+                START + timedelta(minutes=i),
+                Decimal(100),
+                Decimal(101),
+                Decimal(99),
+                Decimal(100),
+                Decimal(50),
+            )
+            for i in range(60)
+        ]
+        feed = ReplayMarket(bars)
+        stepper = MinuteStepper(
+            ExchangeDriver(engine, feed, clock, AlwaysOpen(), start=START), clock
+        )
+        stepper.advance(1)
+        self.engine = engine
+        self.app = create_exchange_app(
+            engine,
+            feed=feed,
+            clock=clock,
+            api_key=KEY,
+            api_secret=SECRET,
+            faults=Faults(),
+            stepper=stepper,
+        )
+        self.arrivals: list[float] = []
+
+        @self.app.middleware("http")
+        async def record(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            if request.url.path.startswith("/v2/"):
+                self.arrivals.append(time.monotonic())
+            return await call_next(request)
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.admin = httpx.Client(base_url=self.url, timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def faults(self, **switches: Any) -> None:
+        """Switch faults on (POST /qtc/faults)."""
+        self.admin.post("/qtc/faults", json=switches).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        response = self.admin.get("/qtc/stats")
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def orders_with_client_id(self, client_order_id: str) -> int:
+        """How many orders the exchange holds with this client order id (engine's own view)."""
+        return sum(1 for o in self.engine.list("all") if o.client_order_id == client_order_id)
+
+    def broker(self, **options: Any) -> AlpacaBroker:
+        """An AlpacaBroker on this exchange with quick retries and reconnects."""
+        options.setdefault("retry", RetryPolicy(attempts=6, base_delay=0.02, max_delay=0.1))
+        options.setdefault("reconnect_backoff", (0.05, 0.5))
+        key = options.pop("key", KEY)
+        return AlpacaBroker(
+            key,
+            SECRET,
+            base_url=self.url,
+            stream_url=f"ws://127.0.0.1:{self.port}/stream",
+            **options,
+        )
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("exchange server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def exchange() -> Iterator[LocalExchange]:
+    server = LocalExchange()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,88 @@
+"""Alpaca payloads become domain types exactly; unknown statuses and events are errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from qtc.brokers.alpaca_translate import order_from_payload, trade_update_from_payload
+from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
+from qtc.domain.errors import BrokerProtocolError
+
+
+def order_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "id": "61e69015-8549-4bfd-b9c3-01e75843f47d",
+        "client_order_id": "team1-01J0000000000000000000000",
+        "created_at": "2026-11-20T14:30:00.123456789Z",
+        "updated_at": "2026-11-20T14:31:00Z",
+        "submitted_at": "2026-11-20T14:30:00.123456789Z",
+        "symbol": "BTC/USD",
+        "qty": "0.123456789",
+        "filled_qty": "0.1",
+        "filled_avg_price": "97000.12",
+        "type": "limit",
+        "side": "buy",
+        "time_in_force": "gtc",
+        "limit_price": "97001.5",
+        "status": "partially_filled",
+        "order_class": "simple",
+        "extended_hours": False,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def test_an_order_keeps_every_digit_and_nanosecond_times_are_read() -> None:
+    order = order_from_payload(order_payload())
+    assert order.qty == Decimal("0.123456789")
+    assert order.filled_avg_price == Decimal("97000.12")
+    assert order.limit_price == Decimal("97001.5")
+    assert (order.side, order.order_type, order.time_in_force) == (
+        Side.BUY,
+        OrderType.LIMIT,
+        TimeInForce.GTC,
+    )
+    assert order.status is OrderStatus.PARTIALLY_FILLED
+    assert order.submitted_at == datetime(2026, 11, 20, 14, 30, 0, 123456, tzinfo=UTC)
+
+
+def test_an_unfilled_order_has_no_average_price() -> None:
+    order = order_from_payload(order_payload(filled_qty="0", filled_avg_price=None))
+    assert order.filled_qty == 0
+    assert order.filled_avg_price is None
+
+
+@pytest.mark.parametrize("field,value", [("status", "accepted_for_bidding"), ("type", "stop")])
+def test_unknown_vocabulary_is_a_protocol_error(field: str, value: str) -> None:
+    with pytest.raises(BrokerProtocolError):
+        order_from_payload(order_payload(**{field: value}))
+
+
+def test_a_fill_event_carries_its_own_execution_exactly() -> None:
+    update = trade_update_from_payload(
+        {
+            "event": "fill",
+            "execution_id": "7a2f4d36-0000-4000-8000-000000000001",
+            "order": order_payload(status="filled", filled_qty="0.123456789"),
+            "timestamp": "2026-11-20T14:32:00.5Z",
+            "price": "97000.13",
+            "qty": "0.023456789",
+            "position_qty": "0.123456789",
+        }
+    )
+    assert update.event is TradeEvent.FILL
+    assert update.qty == Decimal("0.023456789")
+    assert update.price == Decimal("97000.13")
+    assert update.order.filled_qty == Decimal("0.123456789")
+    assert update.execution_id == "7a2f4d36-0000-4000-8000-000000000001"
+
+
+def test_an_unknown_event_is_a_protocol_error() -> None:
+    with pytest.raises(BrokerProtocolError):
+        trade_update_from_payload(
+            {"event": "restated", "order": order_payload(), "timestamp": "2026-11-20T14:32:00Z"}
+        )

@@ -1,0 +1,220 @@
+"""Two venues behind one interface: the simulated broker in-process, and AlpacaBroker (the
+real alpaca-py client) talking to the local Alpaca-compatible exchange over 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import httpx
+import pytest
+import uvicorn
+
+from qtc.brokers.alpaca import AlpacaBroker, RetryPolicy
+from qtc.brokers.base import Broker
+from qtc.brokers.simulated import SimulatedBroker
+from qtc.domain.market import Bar
+from qtc.exchange.alpaca_api import create_exchange_app
+from qtc.exchange.driver import ExchangeDriver
+from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.faults import Faults
+from qtc.exchange.minute_stepper import MinuteStepper
+from qtc.market.clock import ManualClock
+from qtc.market.replay import ReplayMarket
+
+START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+MINUTES = 120
+STOCK = "AAPL"
+CRYPTO = "BTC/USD"
+BUYING_POWER = Decimal("100000")
+KEY, SECRET = "contract-key", "contract-secret"
+
+
+def market_bars() -> list[Bar]:
+    """Flat, known bars: AAPL trades 99..101 (open/close 100) with 50 shares a minute, so a
+    resting buy at 99.50 takes 5 shares (10% participation) each minute; BTC/USD likewise."""
+    bars = []
+    for i in range(MINUTES):
+        t = START + timedelta(minutes=i)
+        bars.append(
+            Bar(STOCK, t, Decimal(100), Decimal(101), Decimal(99), Decimal(100), Decimal(50))
+        )
+        bars.append(
+            Bar(
+                CRYPTO,
+                t,
+                Decimal(50000),
+                Decimal(50100),
+                Decimal(49900),
+                Decimal(50000),
+                Decimal("2"),
+            )
+        )
+    return bars
+
+
+class AlwaysOpen:
+    """A calendar without sessions: every symbol trades every minute, no day ever ends."""
+
+    def is_open(self, symbol: str, minute: datetime) -> bool:
+        return True
+
+    def session_close(self, minute: datetime) -> datetime | None:
+        return None
+
+
+def new_exchange() -> tuple[ExchangeEngine, ManualClock, ReplayMarket, MinuteStepper]:
+    """A fresh engine whose first minute has traded (so market orders have a price)."""
+    engine = ExchangeEngine(
+        seed=7,
+        symbols=[STOCK, CRYPTO],
+        buying_power=BUYING_POWER,
+        participation=Decimal("0.1"),
+        half_spread_bps=Decimal(0),
+    )
+    clock = ManualClock(START)
+    feed = ReplayMarket(market_bars())
+    driver = ExchangeDriver(engine, feed, clock, AlwaysOpen(), start=START)
+    stepper = MinuteStepper(driver, clock)
+    stepper.advance(1)
+    return engine, clock, feed, stepper
+
+
+class Venue(Protocol):
+    """A broker under test plus the exchange's controls."""
+
+    broker: Broker
+
+    async def advance(self, minutes: int = 1) -> None: ...
+
+    async def executions(self, client_order_id: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class SimulatedVenue:
+    """SimulatedBroker over an in-process engine; time moves through the same stepper."""
+
+    broker: SimulatedBroker
+    stepper: MinuteStepper
+    engine: ExchangeEngine
+
+    async def advance(self, minutes: int = 1) -> None:
+        self.stepper.advance(minutes)
+
+    async def executions(self, client_order_id: str) -> list[dict[str, Any]]:
+        return [
+            {"client_order_id": e.client_order_id, "qty": str(e.qty), "price": str(e.price)}
+            for e in self.engine.executions
+            if e.client_order_id == client_order_id
+        ]
+
+
+class ExchangeServer:
+    """`create_exchange_app` served by uvicorn on a free 127.0.0.1 port in a thread."""
+
+    def __init__(self) -> None:
+        engine, clock, feed, stepper = new_exchange()
+        self.app = create_exchange_app(
+            engine,
+            feed=feed,
+            clock=clock,
+            api_key=KEY,
+            api_secret=SECRET,
+            faults=Faults(),
+            stepper=stepper,
+        )
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", ws="websockets", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("exchange server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@dataclass
+class AlpacaVenue:
+    """AlpacaBroker ↔ the local exchange; time moves by POST /qtc/advance."""
+
+    broker: AlpacaBroker
+    admin: httpx.AsyncClient
+
+    async def advance(self, minutes: int = 1) -> None:
+        response = await self.admin.post("/qtc/advance", json={"minutes": minutes})
+        response.raise_for_status()
+
+    async def executions(self, client_order_id: str) -> list[dict[str, Any]]:
+        response = await self.admin.get(
+            "/qtc/executions", params={"client_order_id_prefix": client_order_id}
+        )
+        response.raise_for_status()
+        found: list[dict[str, Any]] = response.json()["executions"]
+        return [e for e in found if e["client_order_id"] == client_order_id]
+
+
+def alpaca_broker(url: str, **options: Any) -> AlpacaBroker:
+    """An AlpacaBroker pointed at a local exchange, with quick retries for tests."""
+    options.setdefault("retry", RetryPolicy(attempts=6, base_delay=0.05, max_delay=1.0))
+    options.setdefault("reconnect_backoff", (0.05, 0.5))
+    return AlpacaBroker(
+        KEY,
+        SECRET,
+        base_url=url,
+        stream_url=url.replace("http://", "ws://") + "/stream",
+        **options,
+    )
+
+
+@pytest.fixture
+def exchange_server() -> Iterator[ExchangeServer]:
+    server = ExchangeServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["simulated", "alpaca"])
+async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
+    if request.param == "simulated":
+        engine, clock, _, stepper = new_exchange()
+        broker = SimulatedBroker(engine, clock)
+        try:
+            yield SimulatedVenue(broker, stepper, engine)
+        finally:
+            await broker.close()
+        return
+    server: ExchangeServer = request.getfixturevalue("exchange_server")
+    alpaca = alpaca_broker(server.url)
+    admin = httpx.AsyncClient(base_url=server.url, timeout=10)
+    try:
+        yield AlpacaVenue(alpaca, admin)
+    finally:
+        await alpaca.close()
+        await admin.aclose()
