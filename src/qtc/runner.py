@@ -167,33 +167,49 @@ async def _run(
     for team_id, key in parts.demo_keys.items():
         console.print(f"API key for team [bold]{team_id}[/bold]: {key}")
 
+    status = StatusLine(console, api_url)
+
+    def on_minute(report: MinuteReport) -> None:
+        status.update(parts.status_fields(report.minute))
+
+    with status:
+        exit_code = await run_session(parts, on_minute=on_minute)
+    print_summary(console, orchestrator.leaderboard())
+    if stop_requested():
+        log.info("Stopped by signal; open orders stay tracked on disk for the next start")
+    return exit_code
+
+
+async def run_session(
+    parts: Components, on_minute: Callable[[MinuteReport], None] | None = None
+) -> int:
+    """Run the background loops and the minutes until the duration ends or `stop()`;
+    then shut down cleanly. Returns the exit code."""
+    settings = parts.settings
+    orchestrator = parts.orchestrator
     background: list[asyncio.Task[Any]] = [
         asyncio.create_task(coro, name=name) for name, coro in parts.background().items()
     ]
-    status = StatusLine(console, api_url)
     last = (
         parts.first_minute + MINUTE * (settings.duration_minutes - 1)
-        if (settings.duration_minutes)
+        if settings.duration_minutes
         else None
     )
 
-    def on_minute(report: MinuteReport) -> None:
+    def minute_done(report: MinuteReport) -> None:
         parts.save_progress(report.minute + MINUTE)
-        status.update(parts.status_fields(report.minute))
+        if on_minute is not None:
+            on_minute(report)
 
-    orchestrator.on_minute = on_minute
+    orchestrator.on_minute = minute_done
     exit_code = 0
     try:
-        with status:
-            await orchestrator.run(parts.first_minute, last)
+        await orchestrator.run(parts.first_minute, last)
     except Exception:
         log.exception("The run stopped on an unexpected error")
         exit_code = 1
     finally:
         await _shutdown(parts, background)
-    print_summary(console, orchestrator.leaderboard())
-    if stop_requested():
-        log.info("Stopped by signal; open orders stay tracked on disk for the next start")
     return exit_code
 
 

@@ -3,8 +3,6 @@ the adapter's fault tests."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import Request, Response
 
 from qtc.brokers.alpaca import AlpacaBroker, RetryPolicy
@@ -23,6 +20,7 @@ from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.engine import ExchangeEngine
 from qtc.exchange.faults import Faults
 from qtc.exchange.minute_stepper import MinuteStepper
+from qtc.exchange.server_thread import ServerThread
 from qtc.market.clock import ManualClock
 from qtc.market.replay import ReplayMarket
 
@@ -77,6 +75,7 @@ class LocalExchange:
             stepper=stepper,
         )
         self.arrivals: list[float] = []
+        self.first_minute = START
 
         @self.app.middleware("http")
         async def record(
@@ -86,13 +85,8 @@ class LocalExchange:
                 self.arrivals.append(time.monotonic())
             return await call_next(request)
 
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
+        self.server = ServerThread(self.app)
+        self.port = self.server.port
         self.admin = httpx.Client(base_url=self.url, timeout=10)
 
     @property
@@ -102,6 +96,10 @@ class LocalExchange:
     def faults(self, **switches: Any) -> None:
         """Switch faults on (POST /qtc/faults)."""
         self.admin.post("/qtc/faults", json=switches).raise_for_status()
+
+    def advance(self, minutes: int) -> None:
+        """Complete `minutes` minutes of the exchange's manual clock (POST /qtc/advance)."""
+        self.admin.post("/qtc/advance", json={"minutes": minutes}).raise_for_status()
 
     def stats(self) -> dict[str, Any]:
         response = self.admin.get("/qtc/stats")
@@ -127,18 +125,11 @@ class LocalExchange:
         )
 
     def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("exchange server did not start")
-            time.sleep(0.01)
+        self.server.start()
 
     def stop(self) -> None:
         self.admin.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+        self.server.stop()
 
 
 @pytest.fixture

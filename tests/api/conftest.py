@@ -85,14 +85,18 @@ class Stack:
         )
         return self.call(lambda: self.tracker.submit(team, intent))
 
-    def trade_minute(self, symbol: str, low: str, high: str, volume: str) -> None:
-        """One minute bar of `symbol` reaches the exchange: resting orders match against it."""
+    def trade_minute(
+        self, symbol: str, low: str, high: str, volume: str, close: str | None = None
+    ) -> None:
+        """One minute bar of `symbol` (opening at its high, closing at `close` or its low)
+        reaches the exchange: resting orders match against it."""
 
         async def step() -> None:
             minute = self.clock.now().replace(second=0, microsecond=0)
             self.clock.advance(timedelta(minutes=1))
             lo, hi = Decimal(low), Decimal(high)
-            bar = Bar(symbol, minute, hi, hi, lo, lo, Decimal(volume))
+            last = Decimal(close) if close is not None else lo
+            bar = Bar(symbol, minute, hi, hi, lo, last, Decimal(volume))
             await self.broker.advance(minute, {symbol: bar})
 
         self.call(step)
@@ -240,3 +244,16 @@ class CountingTracker:
     def unsubscribe(self, team_id: str, queue: Any) -> None:
         self.subscribers -= 1
         self._tracker.unsubscribe(team_id, queue)
+
+
+@pytest.fixture
+def counted_stack(make_stack: Callable[..., Stack]) -> tuple[Stack, CountingTracker]:
+    """A live stack whose API sees the tracker through a subscription counter."""
+    made: list[CountingTracker] = []
+
+    def wrap(tracker: OrderTracker) -> CountingTracker:
+        made.append(CountingTracker(tracker))
+        return made[0]
+
+    stack = make_stack(wrap=wrap, sse_heartbeat_seconds=0.2)
+    return stack, made[0]

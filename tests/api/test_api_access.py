@@ -96,14 +96,14 @@ def test_an_order_of_another_team_answers_exactly_like_a_missing_one(shared_stac
 
 def test_an_order_is_found_by_either_id(shared_stack: Stack) -> None:
     stack = shared_stack
-    order = stack.place("alpha", "NVDA", "sell", "3", "600")
+    order = stack.place("alpha", "NVDA", "buy", "3", "450")
     with stack.client(headers={"X-API-Key": stack.key["alpha"]}) as client:
         by_ours = client.get(f"/api/v1/team/alpha/orders/{order.order_id}").json()
         by_broker = client.get(f"/api/v1/team/alpha/orders/{order.broker_order_id}").json()
     assert by_ours == by_broker
     assert by_ours["order_id"] == order.order_id
     assert by_ours["broker_order_id"] == order.broker_order_id
-    assert by_ours["quantity"] == "3" and by_ours["limit_price"] == "600"
+    assert by_ours["quantity"] == "3" and by_ours["limit_price"] == "450"
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 if TYPE_CHECKING:
-    from conftest import Stack
+    from conftest import CountingTracker, Stack
 
 STREAM = "/api/v1/team/alpha/orders/stream"
 
@@ -90,18 +90,10 @@ def test_heartbeats_keep_an_idle_stream_alive(stack: Stack) -> None:
     assert beats == 2
 
 
-def test_a_disconnected_client_is_unsubscribed(make_stack: Callable[..., Stack]) -> None:
-    from conftest import CountingTracker  # noqa: F401  (type only; built by the fixture)
-
-    counters: list[Any] = []
-
-    def wrap(tracker: Any) -> Any:
-        counting = type_counting(tracker)
-        counters.append(counting)
-        return counting
-
-    stack = make_stack(wrap=wrap, sse_heartbeat_seconds=0.2)
-    counting = counters[0]
+def test_a_disconnected_client_is_unsubscribed(
+    counted_stack: tuple[Stack, CountingTracker],
+) -> None:
+    stack, counting = counted_stack
     headers = {"X-API-Key": stack.key["alpha"]}
     with (
         httpx.Client(base_url=stack.base_url, timeout=5) as client,

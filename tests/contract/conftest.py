@@ -3,9 +3,6 @@ real alpaca-py client) talking to the local Alpaca-compatible exchange over 127.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +11,6 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-import uvicorn
 
 from qtc.brokers.alpaca import AlpacaBroker, RetryPolicy
 from qtc.brokers.base import Broker
@@ -25,6 +21,7 @@ from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.engine import ExchangeEngine
 from qtc.exchange.faults import Faults
 from qtc.exchange.minute_stepper import MinuteStepper
+from qtc.exchange.server_thread import ServerThread
 from qtc.market.clock import ManualClock
 from qtc.market.replay import ReplayMarket
 
@@ -115,46 +112,18 @@ class SimulatedVenue:
         ]
 
 
-class ExchangeServer:
-    """`create_exchange_app` served by uvicorn on a free 127.0.0.1 port in a thread."""
-
-    def __init__(self) -> None:
-        engine, clock, feed, stepper = new_exchange()
-        self.app = create_exchange_app(
-            engine,
-            feed=feed,
-            clock=clock,
-            api_key=KEY,
-            api_secret=SECRET,
-            faults=Faults(),
-            stepper=stepper,
-        )
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", ws="websockets", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("exchange server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+def exchange_app() -> Any:
+    """The local Alpaca-compatible exchange over a fresh engine, time moved by /qtc/advance."""
+    engine, clock, feed, stepper = new_exchange()
+    return create_exchange_app(
+        engine,
+        feed=feed,
+        clock=clock,
+        api_key=KEY,
+        api_secret=SECRET,
+        faults=Faults(),
+        stepper=stepper,
+    )
 
 
 @dataclass
@@ -191,13 +160,9 @@ def alpaca_broker(url: str, **options: Any) -> AlpacaBroker:
 
 
 @pytest.fixture
-def exchange_server() -> Iterator[ExchangeServer]:
-    server = ExchangeServer()
-    server.start()
-    try:
+def exchange_server() -> Iterator[ServerThread]:
+    with ServerThread(exchange_app()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["simulated", "alpaca"])
@@ -210,9 +175,9 @@ async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
         finally:
             await broker.close()
         return
-    server: ExchangeServer = request.getfixturevalue("exchange_server")
-    alpaca = alpaca_broker(server.url)
-    admin = httpx.AsyncClient(base_url=server.url, timeout=10)
+    server: ServerThread = request.getfixturevalue("exchange_server")
+    alpaca = alpaca_broker(server.base_url)
+    admin = httpx.AsyncClient(base_url=server.base_url, timeout=10)
     try:
         yield AlpacaVenue(alpaca, admin)
     finally:

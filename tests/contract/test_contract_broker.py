@@ -115,8 +115,9 @@ async def test_cancel_of_a_closed_order_is_not_cancelable(venue: Venue) -> None:
     await wait_for(
         lambda: _when(status_of(venue, placed), lambda o: o.status is OrderStatus.FILLED)
     )
-    with pytest.raises(OrderNotCancelable):
+    with pytest.raises(OrderNotCancelable) as info:
         await venue.broker.cancel(placed.broker_order_id)
+    assert info.value.status == OrderStatus.FILLED
 
 
 async def test_an_order_is_found_by_either_id(venue: Venue) -> None:
@@ -236,3 +237,13 @@ async def _when(value: object, predicate: object) -> object:
     """Await `value` and return it if `predicate(result)` holds, else None (for wait_for)."""
     result = await value  # type: ignore[misc]
     return result if predicate(result) else None  # type: ignore[operator]
+
+
+async def test_fractional_crypto_quantities_and_prices_survive_exactly(venue: Venue) -> None:
+    placed = await venue.broker.submit(
+        order("0.123456789", limit="49000.01", symbol=CRYPTO, tif=TimeInForce.GTC)
+    )
+    again = await venue.broker.get_order(placed.broker_order_id)
+    assert again.qty == Decimal("0.123456789")
+    assert again.limit_price == Decimal("49000.01")
+    assert again.time_in_force is TimeInForce.GTC

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
-
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.orders import Order
 
@@ -38,8 +36,3 @@ def make_order(
         updated_at=T0,
         filled_qty=Decimal(filled_qty),
     )
-
-
-@pytest.fixture
-def order_builder() -> type[object]:
-    return make_order  # type: ignore[return-value]

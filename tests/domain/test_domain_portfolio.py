@@ -27,7 +27,7 @@ prices = st.one_of(
 
 @st.composite
 def fill_lists(draw: st.DrawFn) -> list[Fill]:
-    n = draw(st.integers(min_value=0, max_value=40))
+    n = draw(st.integers(min_value=0, max_value=25))
     fills = []
     for i in range(n):
         fills.append(
@@ -45,7 +45,7 @@ def fill_lists(draw: st.DrawFn) -> list[Fill]:
     return fills
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(fill_lists(), st.integers(min_value=0, max_value=10_000_000).map(Decimal))
 def test_cash_plus_cost_basis_minus_realized_is_initial_cash(
     fills: list[Fill], initial: Decimal
@@ -58,7 +58,7 @@ def test_cash_plus_cost_basis_minus_realized_is_initial_cash(
     assert portfolio.fill_count == len(fills)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(fill_lists())
 def test_replay_equals_incremental_application(fills: list[Fill]) -> None:
     incremental = Portfolio.new(Decimal(100_000))
@@ -67,7 +67,7 @@ def test_replay_equals_incremental_application(fills: list[Fill]) -> None:
     assert Portfolio.replay(Decimal(100_000), fills) == incremental
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(fill_lists())
 def test_positions_are_the_signed_sum_of_fills(fills: list[Fill]) -> None:
     portfolio = Portfolio.replay(Decimal(0), fills)

@@ -180,3 +180,15 @@ def test_crypto_trades_fractional_quantities_around_the_clock(make_kit, tif):
     assert order.filled_avg_price == D("50010")
     expected = OrderStatus.CANCELED if tif == "ioc" else OrderStatus.PARTIALLY_FILLED
     assert order.status is expected
+
+
+def test_a_late_bar_never_fills_an_order_placed_after_it_ended(kit):
+    # the driver may feed minute 1 a moment after 14:32: an order of 14:32:00.5 waits for minute 2
+    order = kit.order(qty="150", at=kit.at(2).replace(microsecond=500_000))
+    assert order.filled_qty == D("100")
+
+    kit.feed(1, kit.bar(1, "90"))
+    assert kit.engine.get(order.broker_order_id).filled_qty == D("100")
+    kit.feed(2, kit.bar(2, "110"))
+
+    assert kit.trail(order.broker_order_id)[-1] == ("fill", "150", "50", "110.03")

@@ -127,5 +127,5 @@ def test_unreadable_files_are_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unsupported file type"):
         ReplayMarket.from_files([tmp_path / "bars.txt"])
     (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(ValueError, match="broken.parquet: cannot read file"):
+    with pytest.raises(ValueError, match=r"broken\.parquet: cannot read file"):
         ReplayMarket.from_files([tmp_path / "broken.parquet"])

@@ -77,8 +77,8 @@ def test_crypto_trades_every_minute_around_the_clock(calendar: MarketCalendar) -
     assert len(bars) == 3 * 1440
     assert [b.timestamp for b in bars] == [end - (3 * 1440 - i) * MIN for i in range(3 * 1440)]
     # price is continuous over midnight
-    at_midnight = [b for b in bars if b.timestamp == utc(2025, 11, 22, 0, 0)][0]
-    before = [b for b in bars if b.timestamp == utc(2025, 11, 21, 23, 59)][0]
+    at_midnight = next(b for b in bars if b.timestamp == utc(2025, 11, 22, 0, 0))
+    before = next(b for b in bars if b.timestamp == utc(2025, 11, 21, 23, 59))
     assert at_midnight.open == before.close
 
 

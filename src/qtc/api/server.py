@@ -76,7 +76,9 @@ def serve(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uv
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket (port 0: a free one) to hand to `server.serve(sockets=[sock])`."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto given explicitly: asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets, and
+    # without it a keep-alive client waits ~40 ms (Nagle + delayed ACK) for every answer
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)

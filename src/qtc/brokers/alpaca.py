@@ -1,8 +1,16 @@
 """The `Broker` port on Alpaca through alpaca-py: REST in worker threads, `trade_updates` stream.
 
+Retries belong to this adapter (alpaca-py's own are switched off), and every request, retries
+included, passes the shared RateLimiter. A 429 is retried with backoff for every call (nothing
+was decided); a 5xx, timeout or connection error is retried only for reads. After
+`RetryPolicy.attempts` tries the domain error (RateLimited, BrokerUnavailable) is raised.
 Ambiguous submits (5xx, timeout, connection error) are never resent: `submit` looks the order
 up once by its client order id and returns it if the exchange has it; otherwise it raises
 BrokerUnavailable and the tracker resolves the order later by the same lookup.
+
+The stream runs alpaca-py's TradingStream (its reconnect loop, with backoff) as a task on the
+caller's event loop; `updates()` yields StreamConnected each time the `trade_updates`
+subscription is acknowledged, i.e. on every (re)connect. One consumer of `updates()` at a time.
 """
 
 from __future__ import annotations
@@ -142,6 +150,8 @@ class AlpacaBroker:
             paper=paper,
             raw_data=True,
             url_override=stream_url,
+            # alpaca-py waits 180 s for a pong; a dead link should be noticed sooner.
+            websocket_params={"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024},
         )
         self._stream.subscribe_trade_updates(self._on_stream_message)
         self._queue: asyncio.Queue[StreamItem | None] = asyncio.Queue()

@@ -21,7 +21,7 @@ from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
 from qtc.domain.decimals import NotANumber, to_decimal
-from qtc.domain.enums import OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.errors import (
     BrokerAuthError,
     BrokerError,
@@ -36,6 +36,7 @@ from qtc.domain.events import EVENT_STATUS, parse_event, parse_status
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 
 _FRACTION = re.compile(r"\.(\d{6})\d+")
+_QUOTED_STATUS = re.compile(r'"([a-z_]+)"')
 
 
 def parse_time(raw: Any) -> datetime:
@@ -165,6 +166,17 @@ def _retry_after(error: APIError) -> float | None:
         return None
 
 
+def _status_in(message: str) -> OrderStatus | None:
+    """The status named in Alpaca's `order is already in "filled" state`, if any."""
+    found = _QUOTED_STATUS.search(message)
+    if found is None:
+        return None
+    try:
+        return OrderStatus(found.group(1))
+    except ValueError:
+        return None
+
+
 def translate_error(error: Exception, operation: str) -> BrokerError:
     """The domain error for what alpaca-py raised during `operation` (submit, cancel, ...)."""
     if isinstance(error, BrokerError):
@@ -186,7 +198,7 @@ def translate_error(error: Exception, operation: str) -> BrokerError:
             if operation == "submit":
                 return OrderRejected(message)
             if operation == "cancel":
-                return OrderNotCancelable(message)
+                return OrderNotCancelable(message, _status_in(message))
             return BrokerProtocolError(text)
         if status is not None and status >= 500:
             return BrokerUnavailable(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 # A binary float carries at most 15 trustworthy significant decimal digits; reading it through
@@ -53,7 +53,9 @@ def normalize(value: Decimal) -> Decimal:
     norm = value.normalize()
     exponent = norm.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
-        return norm.quantize(Decimal(1))
+        # 1E+30 needs 31 digits as a whole number: more than the default context's 28
+        digits = len(norm.as_tuple().digits) + exponent
+        return norm.quantize(Decimal(1), context=Context(prec=max(digits, 28)))
     return norm
 
 

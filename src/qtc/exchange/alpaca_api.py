@@ -12,13 +12,14 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, FastAPI, Request, Response, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
 from qtc.domain.decimals import NotANumber, to_decimal
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
-from qtc.domain.orders import OrderRequest, TradeUpdate
+from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.exchange.admin_api import admin_routes
 from qtc.exchange.alpaca_json import (
     account_json,
@@ -108,10 +109,10 @@ def create_exchange_app(
     app.state.exchange = state
     engine.subscribe(_stream_publisher(state))
     _install_error_handlers(app)
-    _install_gate(app, state)
-    app.include_router(trading_routes(state))
-    app.include_router(market_data_routes(state))
-    app.include_router(admin_routes(state))
+    alpaca_routers = [trading_routes(state), market_data_routes(state)]
+    _install_gate(app, state, [route for r in alpaca_routers for route in r.routes])
+    for router in [*alpaca_routers, admin_routes(state)]:
+        app.include_router(router)
 
     @app.websocket(STREAM_PATH)
     async def trade_updates(websocket: WebSocket) -> None:
@@ -155,7 +156,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
-def _install_gate(app: FastAPI, state: ExchangeState) -> None:
+def _install_gate(app: FastAPI, state: ExchangeState, routes: list[BaseRoute]) -> None:
     """Every Alpaca request is counted, then meets injected faults, the rate limit and auth."""
 
     @app.middleware("http")
@@ -166,15 +167,15 @@ def _install_gate(app: FastAPI, state: ExchangeState) -> None:
         if not path.startswith(ALPACA_PREFIXES):
             return await call_next(request)
         key = request.headers.get("APCA-API-KEY-ID", "")
-        in_window = state.stats.record(key, _endpoint_name(app, request))
+        in_window = state.stats.record(key, _endpoint_name(routes, request))
         if state.faults.latency_ms > 0:
             await asyncio.sleep(state.faults.latency_ms / 1000)
         injected = state.faults.take_http_error()
         if injected is not None:
-            return _injected_error(injected)
+            return _injected_error(injected, state.rate_limit_per_minute)
         limit = state.rate_limit_per_minute
         if limit is not None and in_window > limit:
-            return _injected_error(429)
+            return _injected_error(429, limit)
         secret = request.headers.get("APCA-API-SECRET-KEY", "")
         if not state.credentials_ok(key, secret):
             return JSONResponse(
@@ -183,21 +184,24 @@ def _install_gate(app: FastAPI, state: ExchangeState) -> None:
         return await call_next(request)
 
 
-def _endpoint_name(app: FastAPI, request: Request) -> str:
+def _endpoint_name(routes: list[BaseRoute], request: Request) -> str:
     """`METHOD /route/{template}` so that per-endpoint counts group by route, not by id."""
-    for route in app.router.routes:
+    for route in routes:
         match, _ = route.matches(request.scope)
         if match is Match.FULL:
             return f"{request.method} {getattr(route, 'path', request.url.path)}"
     return f"{request.method} {request.url.path}"
 
 
-def _injected_error(status: int) -> Response:
+def _injected_error(status: int, limit: int | None) -> Response:
     if status == 429:
+        headers = {
+            "Retry-After": "1",
+            "X-RateLimit-Limit": str(limit or 200),
+            "X-RateLimit-Remaining": "0",
+        }
         return JSONResponse(
-            error_json(CODE_RATE_LIMITED, "rate limit exceeded"),
-            status_code=429,
-            headers={"Retry-After": "1", "X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0"},
+            error_json(CODE_RATE_LIMITED, "rate limit exceeded"), status_code=429, headers=headers
         )
     return JSONResponse(error_json(CODE_SERVER_ERROR, "internal server error"), status_code=status)
 
@@ -210,16 +214,18 @@ def trading_routes(state: ExchangeState) -> APIRouter:
     @router.post("/v2/orders")
     async def submit_order(request: Request) -> Response:
         order_request = _order_request(await _json_body(request))
-        try:
-            order = engine.submit(order_request, state.now())
-        except OrderRejected as e:
-            raise _rejection(e.reason) from e
-        log.info(
-            "Accepted %s order %s for %s", order.order_type, order.broker_order_id, order.symbol
-        )
         if state.faults.fill_before_reply:
+            order = _submit(engine, order_request, state)
             await state.hub.drain()
-        return JSONResponse(order_json(order))
+            await asyncio.sleep(state.faults.reply_hold_ms / 1000)
+            return JSONResponse(order_json(order))
+        hold = state.hub.hold()
+        try:
+            order = _submit(engine, order_request, state)
+        except BaseException:
+            state.hub.release(hold)
+            raise
+        return JSONResponse(order_json(order), background=BackgroundTask(state.hub.release, hold))
 
     @router.get("/v2/orders")
     async def list_orders(request: Request) -> Response:
@@ -238,9 +244,12 @@ def trading_routes(state: ExchangeState) -> APIRouter:
 
     @router.delete("/v2/orders")
     async def cancel_all_orders() -> Response:
+        hold = state.hub.hold()
         canceled = engine.cancel_all(state.now())
         body = [{"id": o.broker_order_id, "status": 200, "body": order_json(o)} for o in canceled]
-        return JSONResponse(body, status_code=207)
+        return JSONResponse(
+            body, status_code=207, background=BackgroundTask(state.hub.release, hold)
+        )
 
     @router.get("/v2/orders:by_client_order_id")
     async def get_order_by_client_id(client_order_id: str = "") -> Response:
@@ -258,13 +267,15 @@ def trading_routes(state: ExchangeState) -> APIRouter:
 
     @router.delete("/v2/orders/{order_id}")
     async def cancel_order(order_id: str) -> Response:
+        hold = state.hub.hold()
         try:
             engine.cancel(order_id, state.now())
-        except OrderNotFound as e:
+        except (OrderNotFound, OrderNotCancelable) as e:
+            state.hub.release(hold)
+            if isinstance(e, OrderNotCancelable):
+                raise _not_cancelable(e.status) from e
             raise _not_found() from e
-        except OrderNotCancelable as e:
-            raise _not_cancelable(e.status) from e
-        return Response(status_code=204)
+        return Response(status_code=204, background=BackgroundTask(state.hub.release, hold))
 
     @router.patch("/v2/orders/{order_id}")
     async def replace_order(order_id: str) -> Response:
@@ -273,13 +284,9 @@ def trading_routes(state: ExchangeState) -> APIRouter:
         except OrderNotFound as e:
             raise _not_found() from e
         if not order.status.is_open:
-            raise AlpacaError(
-                422, CODE_UNPROCESSABLE, f'order is already in "{order.status}" state'
-            )
+            raise _not_cancelable(order.status)
         # The simulated engine has no replace; an honest refusal beats a fake `replaced`.
-        raise AlpacaError(
-            422, CODE_UNPROCESSABLE, "order replace is not supported by this exchange"
-        )
+        raise AlpacaError(422, CODE_UNPROCESSABLE, "order replace is not supported here")
 
     @router.get("/v2/account")
     async def get_account() -> Response:
@@ -308,6 +315,17 @@ def trading_routes(state: ExchangeState) -> APIRouter:
         return JSONResponse(query.select(activities))
 
     return router
+
+
+def _submit(
+    engine: ExchangeEngine, order_request: OrderRequest, state: ExchangeState
+) -> BrokerOrder:
+    try:
+        order = engine.submit(order_request, state.now())
+    except OrderRejected as e:
+        raise _rejection(e.reason) from e
+    log.info("Accepted order %s for %s", order.broker_order_id, order.symbol)
+    return order
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

@@ -185,10 +185,11 @@ class ExchangeEngine:
     def on_minute(
         self, minute: datetime, bars: Mapping[str, Bar], now: datetime | None = None
     ) -> None:
-        """Match resting orders against the bars of `minute`; fills are stamped `now`
-        (default: the end of the minute, `minute + 1 min`). Symbols without a bar have no
-        liquidity until the next bar."""
-        stamp = minute + _MINUTE if now is None else now
+        """Match resting orders submitted before the bars' end against the bars of `minute`;
+        fills are stamped `now` (default: the end of the minute, `minute + 1 min`). Symbols
+        without a bar have no liquidity until the next bar."""
+        bar_end = minute + _MINUTE
+        stamp = bar_end if now is None else now
         self._liquidity = {}
         for symbol in sorted(bars):
             if symbol not in self._symbols:
@@ -198,6 +199,8 @@ class ExchangeEngine:
             for entry in self._book.open_orders(symbol):
                 if budget <= 0:
                     break
+                if entry.submitted_at >= bar_end:
+                    continue  # the order came after this bar: it may only trade later bars
                 price = self._bar_price(entry, bar)
                 if price is not None:
                     budget -= self._fill(entry, budget, price, max(stamp, entry.submitted_at))

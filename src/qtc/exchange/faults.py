@@ -24,7 +24,8 @@ class Faults:
     - `duplicate_events`: the next N stream events are each sent twice.
     - `reorder_events`: the next N stream events are held back and released in reverse order
       (or after `reorder_hold_ms`, whichever comes first).
-    - `fill_before_reply`: a submit's HTTP reply waits until its stream events were sent.
+    - `fill_before_reply`: a submit's HTTP reply waits until its stream events were sent, then
+      `reply_hold_ms` more (so the client surely reads the fill before the reply).
     - `drop_stream()`: closes every stream connection now.
     """
 
@@ -36,6 +37,7 @@ class Faults:
     reorder_events: int = 0
     reorder_hold_ms: int = 1000
     fill_before_reply: bool = False
+    reply_hold_ms: int = 100
     drops: int = 0
     _drop_listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -86,6 +88,7 @@ class Faults:
         self.status_5xx = 500
         self.reorder_hold_ms = 1000
         self.fill_before_reply = False
+        self.reply_hold_ms = 100
 
     def snapshot(self) -> dict[str, Any]:
         """The current switches, as the admin endpoint shows them."""
@@ -98,6 +101,7 @@ class Faults:
             "reorder_events": self.reorder_events,
             "reorder_hold_ms": self.reorder_hold_ms,
             "fill_before_reply": self.fill_before_reply,
+            "reply_hold_ms": self.reply_hold_ms,
             "drops": self.drops,
         }
 
@@ -110,6 +114,7 @@ _COUNTS = (
     "duplicate_events",
     "reorder_events",
     "reorder_hold_ms",
+    "reply_hold_ms",
 )
 
 

@@ -56,13 +56,19 @@ class LocalExchange:
     stepper: MinuteStepper | None = None
 
 
-def build_local_exchange(config: ExchangeConfig, faults: Faults | None = None) -> LocalExchange:
-    """Build the exchange `config` describes. The minute before `start` is fed at once so that
-    market orders have a price from the first request; later minutes follow the clock."""
+def build_local_exchange(
+    config: ExchangeConfig,
+    faults: Faults | None = None,
+    calendar: MarketCalendar | None = None,
+) -> LocalExchange:
+    """Build the exchange `config` describes (a calendar may be passed in: it is slow to build).
+    The minute before `start` is fed at once so that market orders have a price from the first
+    request; later minutes follow the clock."""
     start = (config.start or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
-    calendar = MarketCalendar(
-        start=(start - _CALENDAR_BACK).date(), end=(start + _CALENDAR_AHEAD).date()
-    )
+    if calendar is None:
+        calendar = MarketCalendar(
+            start=(start - _CALENDAR_BACK).date(), end=(start + _CALENDAR_AHEAD).date()
+        )
     feed = SimulatedMarket(config.seed, calendar, config.symbols)
     engine = ExchangeEngine(
         seed=config.seed, symbols=feed.universe, buying_power=config.buying_power

@@ -24,7 +24,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def uvicorn_config(app: Any) -> uvicorn.Config:
     """How the exchange is served: quiet access log, websockets for `/stream`."""
-    return uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets")
+    return uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
 
 
 class ServerThread:

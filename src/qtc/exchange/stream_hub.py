@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 TRADE_UPDATES = "trade_updates"
 DRAIN_TIMEOUT_S = 2.0
+HOLD_LIMIT_S = 1.0
 
 
 @dataclass(eq=False)
@@ -38,6 +39,9 @@ class StreamHub:
         self._held: list[str] = []
         self._release_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._holds: set[int] = set()
+        self._next_hold = 0
+        self._on_hold: list[str] = []
         self.events_published = 0
         faults.on_drop(self._drop_threadsafe)
 
@@ -69,6 +73,23 @@ class StreamHub:
             return
         for _ in range(copies):
             self._send_all(text)
+
+    def hold(self) -> int:
+        """Keep events back (in order) until `release(token)`: a REST reply goes out before
+        the events its call caused, as on Alpaca. Released anyway after a second."""
+        self._next_hold += 1
+        token = self._next_hold
+        self._holds.add(token)
+        asyncio.get_running_loop().call_later(HOLD_LIMIT_S, self.release, token)
+        return token
+
+    def release(self, token: int) -> None:
+        """End one hold; when none is left, send what was kept back (idempotent)."""
+        self._holds.discard(token)
+        if not self._holds:
+            kept, self._on_hold = self._on_hold, []
+            for text in kept:
+                self._send_all(text)
 
     async def drain(self) -> None:
         """Wait (bounded) until every queued message was written to its socket."""
@@ -145,6 +166,9 @@ class StreamHub:
         return _error("invalid action")
 
     def _send_all(self, text: str) -> None:
+        if self._holds:
+            self._on_hold.append(text)
+            return
         for connection in self._connections:
             if connection.listening:
                 connection.queue.put_nowait(text)

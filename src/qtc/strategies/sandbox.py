@@ -1,9 +1,10 @@
 """The strategy pool: one sandboxed worker process per team, called once a minute.
 
-Workers are forked from multiprocessing's forkserver, which preloads numpy and pandas once, so
-a worker starts in milliseconds and shares those pages with every other worker. Each call has a
-wall-clock time limit; a worker that overruns is killed and one that dies is restarted (at the
-team's next call). A team whose strategy cannot be loaded is recorded and left out, never fatal.
+Workers are forked from the pool's own fork server (`zygote`), which preloads numpy and pandas
+once, so a worker starts in milliseconds and shares those pages with every other worker. Each
+call has a wall-clock time limit; a worker that overruns is killed and one that dies is
+restarted (at the team's next call). A team whose strategy cannot be loaded is recorded and left
+out, never fatal.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
+import os
 import pickle
-import socket
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,12 @@ from qtc.strategies import wire
 from qtc.strategies.results import StrategyError, StrategyResult
 from qtc.strategies.static_check import check_strategy_folder
 from qtc.strategies.teams import TeamSpec
-from qtc.strategies.worker import WorkerConfig, worker_main
+from qtc.strategies.worker import WorkerConfig
+from qtc.strategies.zygote import Zygote, ZygoteError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PRELOAD = ("numpy", "pandas", "qtc.strategies.worker")
+DEFAULT_PRELOAD = ("numpy", "pandas")
 
 
 class WorkerFailed(Exception):
@@ -39,7 +41,8 @@ class WorkerFailed(Exception):
 class _Worker:
     """Host-side handle of one worker process."""
 
-    process: Any
+    pid: int
+    pidfd: int
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     seq: int = 0
@@ -76,9 +79,7 @@ class StrategyPool:
         self._load_timeout = load_timeout
         self._memory_mb = memory_mb
         self._scratch_root = Path(scratch_root)
-        self._ctx = multiprocessing.get_context("forkserver")
-        # Only takes effect before the (process-wide) forkserver starts; later pools share it.
-        self._ctx.set_forkserver_preload(list(preload))
+        self._zygote = Zygote(preload, self._scratch_root)
         self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
 
     @property
@@ -90,13 +91,14 @@ class StrategyPool:
         """How many times this team's worker was restarted after a timeout or crash."""
         return self._teams[team_id].restarts
 
+    @property
+    def fork_server_pid(self) -> int | None:
+        """The process id of the fork server the workers come from (None before start)."""
+        return self._zygote.pid
+
     def worker_pids(self) -> dict[str, int]:
         """The live worker process ids (for monitoring and the benchmark)."""
-        return {
-            tid: t.worker.process.pid
-            for tid, t in self._teams.items()
-            if t.worker is not None and t.worker.process.pid is not None
-        }
+        return {tid: t.worker.pid for tid, t in self._teams.items() if t.worker is not None}
 
     async def start(self) -> dict[str, StrategyError | None]:
         """Static-check and load every team; a team that fails is recorded, not fatal."""
@@ -106,7 +108,10 @@ class StrategyPool:
     async def _start_team(self, team: _Team) -> StrategyError | None:
         violations = await asyncio.to_thread(check_strategy_folder, team.spec.path)
         if violations:
-            shown = "; ".join(str(v) for v in violations[:10])
+            folder = team.spec.path
+            shown = "; ".join(
+                f"{_relative(v.file, folder)}:{v.line}: {v.message}" for v in violations[:10]
+            )
             team.disabled = StrategyError("load", f"strategy refused: {shown}")
             log.warning("Team %s strategy refused: %s", team.spec.team_id, shown)
             return team.disabled
@@ -118,7 +123,7 @@ class StrategyPool:
             return team.disabled
         try:
             team.worker = await self._spawn(team.spec)
-        except WorkerFailed as e:
+        except (WorkerFailed, ZygoteError) as e:
             team.disabled = StrategyError("load", str(e))
             log.warning("Team %s strategy failed to load: %s", team.spec.team_id, e)
         return team.disabled
@@ -133,19 +138,11 @@ class StrategyPool:
             scratch=str((self._scratch_root / spec.team_id).resolve()),
             memory_mb=self._memory_mb,
         )
-        host_sock, child_sock = socket.socketpair()
-        process = self._ctx.Process(
-            target=worker_main,
-            args=(child_sock, config),
-            name=f"qtc-strategy-{spec.team_id}",
-            daemon=True,
+        spawned = await self._zygote.spawn(config)
+        reader, writer = await asyncio.open_unix_connection(
+            sock=spawned.sock, limit=wire.MAX_REPLY_BYTES + 4096
         )
-        try:
-            await asyncio.to_thread(process.start)
-        finally:
-            child_sock.close()
-        reader, writer = await asyncio.open_unix_connection(sock=host_sock)
-        worker = _Worker(process, reader, writer)
+        worker = _Worker(spawned.pid, spawned.pidfd, reader, writer)
         try:
             reply = await asyncio.wait_for(self._read_reply(worker), self._load_timeout)
         except TimeoutError:
@@ -167,26 +164,37 @@ class StrategyPool:
                 raise WorkerFailed(f"the worker sent a {size}-byte reply")
             reply = wire.decode_reply(await worker.reader.readexactly(size))
         except (asyncio.IncompleteReadError, ConnectionError) as e:
-            code = await self._exit_code(worker)
-            raise WorkerFailed(f"the strategy's worker died ({_exit_reason(code)})") from e
+            raise WorkerFailed("the strategy's worker died") from e
         except ValueError as e:
             raise WorkerFailed(f"the worker sent an unreadable reply: {e}") from e
         if reply.get("seq") != worker.seq:
             raise WorkerFailed("the worker sent an out-of-turn reply")
         return reply
 
-    async def _exit_code(self, worker: _Worker) -> int | None:
-        await asyncio.to_thread(worker.process.join, 1.0)
-        code: int | None = worker.process.exitcode
-        return code
+    async def _wait_exit(self, worker: _Worker, timeout: float) -> bool:
+        """Wait until the worker has exited (its pidfd turns readable); False on timeout."""
+        loop = asyncio.get_running_loop()
+        exited = loop.create_future()
+
+        def on_exit() -> None:
+            if not exited.done():
+                exited.set_result(True)
+
+        loop.add_reader(worker.pidfd, on_exit)
+        try:
+            await asyncio.wait_for(exited, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            loop.remove_reader(worker.pidfd)
 
     async def _kill(self, worker: _Worker) -> None:
         worker.writer.close()
-        with contextlib.suppress(Exception):
-            worker.process.kill()
-        await asyncio.to_thread(worker.process.join, 2.0)
-        with contextlib.suppress(Exception):
-            worker.process.close()
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(worker.pidfd, signal.SIGKILL)
+        await self._wait_exit(worker, 2.0)
+        os.close(worker.pidfd)
 
     async def run_minute(self, views: Mapping[str, Mapping[str, Any]]) -> dict[str, StrategyResult]:
         """Call every team in `views` ({team_id: {team, bars, current_prices}}) concurrently.
@@ -239,14 +247,21 @@ class StrategyPool:
         try:
             worker.writer.write(wire.frame(request))
             reply = await asyncio.wait_for(self._send_and_read(worker), self._timeout)
+        except asyncio.CancelledError:
+            # Stopped mid-call (shutdown): the worker's reply would arrive out of turn later.
+            self._retire_now(team)
+            raise
         except TimeoutError:
             await self._retire(team)
             return StrategyResult(
                 error=StrategyError("signal", f"timed out after {self._timeout:g} s")
             )
-        except (WorkerFailed, ConnectionError) as e:
+        except WorkerFailed as e:
             await self._retire(team)
             return StrategyResult(error=StrategyError("signal", str(e)))
+        except ConnectionError:
+            await self._retire(team)
+            return StrategyResult(error=StrategyError("signal", "the strategy's worker died"))
         if "error" in reply:
             return StrategyResult(
                 error=StrategyError("signal", str(reply["error"]), reply.get("signal"))
@@ -263,24 +278,32 @@ class StrategyPool:
             log.warning("Killing strategy worker of team %s", team.spec.team_id)
             await self._kill(worker)
 
+    def _retire_now(self, team: _Team) -> None:
+        """Kill a worker without waiting (for use while being cancelled)."""
+        if team.worker is not None:
+            worker, team.worker = team.worker, None
+            worker.writer.close()
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(worker.pidfd, signal.SIGKILL)
+            os.close(worker.pidfd)
+
     async def close(self) -> None:
-        """Stop every worker: close its socket (it exits), then kill what is left."""
+        """Stop every worker: close its socket (it exits), kill what is left, stop the server."""
         await asyncio.gather(*(self._close_team(t) for t in self._teams.values()))
+        await asyncio.to_thread(self._zygote.close)
 
     async def _close_team(self, team: _Team) -> None:
         if team.worker is None:
             return
         worker, team.worker = team.worker, None
         worker.writer.close()
-        await asyncio.to_thread(worker.process.join, 1.0)
+        await self._wait_exit(worker, 1.0)
         await self._kill(worker)
 
 
-def _exit_reason(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code == -9:
-        return "killed, maybe for using too much memory"
-    if code < 0:
-        return f"killed by signal {-code}"
-    return f"exit code {code}"
+def _relative(file: Path, folder: Path) -> str:
+    """A path as the team knows it (inside its folder), not the server's layout."""
+    try:
+        return str(file.relative_to(folder))
+    except ValueError:
+        return file.name

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import reprlib
 import struct
 from collections.abc import Mapping
 from decimal import Decimal
@@ -106,9 +107,13 @@ def decode_reply(payload: bytes) -> dict[str, Any]:
 
 
 def short_repr(value: Any, limit: int = 500) -> str:
-    """A bounded repr that never raises (for error lines)."""
+    """A bounded repr that never raises and never builds a huge string (for error lines)."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = 200
+    shortener.maxlist = shortener.maxdict = shortener.maxset = shortener.maxtuple = 20
+    shortener.maxlevel = 4
     try:
-        text = repr(value)
+        text = shortener.repr(value)
     except Exception as e:  # a hostile __repr__
         text = f"<{type(value).__name__}: repr failed: {type(e).__name__}>"
     return text if len(text) <= limit else text[:limit] + "..."

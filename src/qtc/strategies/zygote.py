@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib
 import json
 import os
@@ -26,6 +27,7 @@ from pathlib import Path
 from qtc.strategies import wire
 from qtc.strategies.worker import WorkerConfig, worker_main
 
+_PR_SET_PDEATHSIG = 1
 _CLEAN_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ")
 # One BLAS thread per worker: a hundred workers share two cores.
 _THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -61,12 +63,30 @@ def _read_frame(sock: socket.socket) -> bytes | None:
     return data
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this worker when the fork server exits (which it does when the host goes).
+
+    Without it a worker spinning in strategy code would outlive a host killed with SIGKILL.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the server died before prctl took effect
+        os._exit(1)
+
+
+def _name_process(name: str) -> None:
+    """Show the team in `ps -o comm` and `top` (the kernel keeps 15 characters)."""
+    with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+        comm.write(name[:15])
+
+
 def serve(ctrl: socket.socket, preload: Sequence[str]) -> None:
     """Zygote main loop: preload, then fork one worker per request until the host goes away."""
     for name in preload:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps exited workers
+    zygote_pid = os.getpid()
     while True:
         request = _read_frame(ctrl)
         if request is None:
@@ -86,6 +106,8 @@ def serve(ctrl: socket.socket, preload: Sequence[str]) -> None:
                 ctrl.close()
                 host_end.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _die_with_parent(zygote_pid)
+                _name_process(f"qtc-{config.team_id}")
                 worker_main(worker_end, config)
             except BaseException:
                 code = 1
@@ -111,6 +133,11 @@ class Zygote:
         self._proc: subprocess.Popen[bytes] | None = None
         self._ctrl: socket.socket | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The fork server's process id, once started."""
+        return self._proc.pid if self._proc is not None else None
 
     def _start(self) -> socket.socket:
         ctrl, child = socket.socketpair()
@@ -147,11 +174,15 @@ class Zygote:
     async def spawn(self, config: WorkerConfig) -> SpawnedWorker:
         """Fork a worker for this config (requests are serialized over one control socket)."""
         async with self._lock:
-            try:
-                return await asyncio.to_thread(self._spawn_blocking, config)
-            except (OSError, ValueError) as e:
-                await asyncio.to_thread(self.close)
-                raise ZygoteError(f"the fork server failed: {e}") from e
+            for attempt in (1, 2):
+                try:
+                    return await asyncio.to_thread(self._spawn_blocking, config)
+                except (OSError, ValueError, ZygoteError) as e:
+                    # A dead or confused server is replaced once before the spawn fails.
+                    await asyncio.to_thread(self.close)
+                    if attempt == 2:
+                        raise ZygoteError(f"the fork server failed: {e}") from e
+            raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Stop the fork server (its workers exit when their host sockets close)."""

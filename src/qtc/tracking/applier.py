@@ -48,6 +48,7 @@ class Applier:
         now: Callable[[], datetime],
         prices: Mapping[str, Decimal],
         log: logging.Logger,
+        flush_delay: float = 0.0,
     ) -> None:
         self.book = book
         self.ledger = ledger
@@ -57,8 +58,9 @@ class Applier:
         self.now = now
         self.prices = prices
         self.log = log
+        self.flush_delay = flush_delay
         self._dirty: set[str] = set()
-        self._flush_scheduled = False
+        self._flush_handle: asyncio.Handle | None = None
         self._unattributed: set[str] = set()
 
     # the open-orders file, batched
@@ -66,19 +68,20 @@ class Applier:
     def mark_dirty(self, team_id: str) -> None:
         """The team's open orders changed: rewrite its file once the current burst is over."""
         self._dirty.add(team_id)
-        if self._flush_scheduled:
+        if self._flush_handle is not None:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the caller flushes
-        self._flush_scheduled = True
-        # call_soon runs after every update already queued has been applied: one rewrite a burst
-        loop.call_soon(self.flush)
+        # everything applied before the timer fires shares one rewrite per team
+        self._flush_handle = loop.call_later(self.flush_delay, self.flush)
 
     def flush(self) -> None:
         """Rewrite pending_orders.jsonl of every team changed since the last flush."""
-        self._flush_scheduled = False
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
         dirty, self._dirty = self._dirty, set()
         for team_id in sorted(dirty):
             self.store.save_open_orders(team_id, self.book.open_orders(team_id))
@@ -169,7 +172,8 @@ class Applier:
                 dec_str(fill.cum_filled_qty),
                 dec_str(order.quantity),
             )
-            self.hub.publish(order.team_id, "fill", record.to_json(), at)
+            if self.hub.wants(order.team_id):
+                self.hub.publish(order.team_id, "fill", record.to_json(), at)
             self.write_snapshot(order.team_id)
         if order.record_fills(snap.filled_qty, snap.filled_avg_price, at):
             out.changed = True
@@ -201,7 +205,12 @@ class Applier:
                 )
         if was_open:
             self.mark_dirty(order.team_id)
-        self.hub.publish(order.team_id, "order", order_to_dict(order), order.updated_at)
+        self.publish_order(order)
+
+    def publish_order(self, order: Order) -> None:
+        """Tell the team's live subscribers how the order stands now."""
+        if self.hub.wants(order.team_id):
+            self.hub.publish(order.team_id, "order", order_to_dict(order), order.updated_at)
 
     def close_locally(self, order: Order, status: OrderStatus, reason: str) -> None:
         """End an order the broker will never report on (rejected at submit, or lost)."""
@@ -222,7 +231,7 @@ class Applier:
             return  # it already ended (the final event came before the cancel call returned)
         if changed:
             self.mark_dirty(order.team_id)
-            self.hub.publish(order.team_id, "order", order_to_dict(order), order.updated_at)
+            self.publish_order(order)
 
     def _adopt(self, snap: BrokerOrder, out: Outcome) -> Order | None:
         team_id = team_of_order_id(snap.client_order_id)

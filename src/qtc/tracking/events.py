@@ -33,6 +33,10 @@ class EventHub:
         if not queues:
             self._subscribers.pop(team_id, None)
 
+    def wants(self, team_id: str) -> bool:
+        """True when someone listens to the team (so events are worth building)."""
+        return team_id in self._subscribers
+
     def publish(
         self, team_id: str, kind: Literal["order", "fill"], data: Mapping[str, Any], at: datetime
     ) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from qtc.brokers.base import MAX_LIST_LIMIT, Broker
 from qtc.domain.enums import OrderStatus
-from qtc.domain.errors import OrderNotFound, TransientBrokerError
+from qtc.domain.errors import BrokerError, OrderNotFound, TransientBrokerError
 from qtc.domain.orders import BrokerOrder, Order
 from qtc.tracking.applier import Applier, Outcome
 
@@ -48,7 +48,9 @@ async def list_open_orders(
     """Every open order at the broker, paging on submission time; returns (orders, requests).
 
     An order sharing the last timestamp of a full page may lie just beyond it, so the next page
-    then starts one microsecond earlier and repeats are dropped.
+    then starts one microsecond earlier and repeats are dropped. If more orders share one
+    instant than a page holds, the rest of that instant is skipped: those are fetched by id
+    as misses.
     """
     orders: list[BrokerOrder] = []
     seen: set[str] = set()
@@ -57,64 +59,69 @@ async def list_open_orders(
     while True:
         page = await broker.list_orders("open", after, page_size)
         requests += 1
-        fresh = [o for o in page if o.broker_order_id not in seen]
-        for o in fresh:
-            seen.add(o.broker_order_id)
-            orders.append(o)
-        if len(page) < page_size or not fresh:
+        for o in page:
+            if o.broker_order_id not in seen:
+                seen.add(o.broker_order_id)
+                orders.append(o)
+        if len(page) < page_size:
             return orders, requests
         last = page[-1].submitted_at
         tied = len(page) > 1 and page[-2].submitted_at == last
         nxt = last - _MICROSECOND if tied else last
         if after is not None and nxt <= after:
-            # a whole page at one instant: the rest are found as misses, by id
-            return orders, requests
+            nxt = last  # a whole page at one instant: move past it
+        if after is not None and nxt <= after:
+            return orders, requests  # the broker ignored `after`: stop rather than loop
         after = nxt
-
-
-def _unchanged(order: Order, snap: BrokerOrder) -> bool:
-    return (
-        order.status is snap.status
-        and order.filled_qty == snap.filled_qty
-        and order.broker_order_id == snap.broker_order_id
-    )
 
 
 class Reconciler:
     """Brings the tracker's open orders in line with the broker."""
 
-    def __init__(self, broker: Broker, applier: Applier, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        applier: Applier,
+        log: logging.Logger,
+        page_size: int = MAX_LIST_LIMIT,
+    ) -> None:
         self.broker = broker
+        self.page_size = page_size
         self.applier = applier
         self.log = log
 
     async def run(self, in_flight: Collection[str]) -> ReconcileResult:
         """One cycle; orders in `in_flight` (submit not yet answered) are left alone."""
-        book = self.applier.book
-        held_open = {o.order_id: o for o in book.all_open()}
+        applier = self.applier
+        held_open = list(applier.book.all_open())
         result = ReconcileResult(checked=len(held_open))
         self.log.info("Reconciling %d pending orders with broker", len(held_open))
         try:
-            listed, result.requests = await list_open_orders(self.broker)
+            listed, result.requests = await list_open_orders(self.broker, self.page_size)
         except TransientBrokerError as e:
             self.log.warning("Reconciliation stopped: listing open orders failed: %s", e)
             result.complete = False
             return result
         result.listed = len(listed)
+        find = applier.book.find_for_broker
+        held = applier.ledger.held
         seen: set[str] = set()
         for snap in listed:
-            seen.add(snap.client_order_id)
-            order = book.find_for_broker(snap.client_order_id, snap.broker_order_id)
+            order = find(snap.client_order_id, snap.broker_order_id)
             if order is not None:
                 seen.add(order.order_id)
-                order.not_found_count = 0
+                if order.not_found_count:
+                    order.not_found_count = 0
+                # the common case by far: nothing new about this order
                 if (
-                    _unchanged(order, snap)
-                    and order.filled_qty == self.applier.ledger.held(order.order_id).qty
+                    order.status is snap.status
+                    and order.filled_qty == snap.filled_qty
+                    and order.broker_order_id == snap.broker_order_id
+                    and held(order.order_id).qty == order.filled_qty
                 ):
                     continue
-            result.add(self.applier.apply(snap, None, snap.updated_at))
-        for order in held_open.values():
+            result.add(applier.apply(snap, None, snap.updated_at))
+        for order in held_open:
             if order.order_id in seen or order.order_id in in_flight or not order.is_open:
                 continue
             await self._fetch_missing(order, result)
@@ -123,6 +130,29 @@ class Reconciler:
             "Reconciliation complete: %d orders updated, %d filled", result.updated, result.filled
         )
         return result
+
+    async def heal_write_ahead(self) -> None:
+        """At load: orders stored as pending_new whose submit never answered (the process died
+        in between) are adopted if the broker has them, rejected if it does not."""
+        for order in [o for o in self.applier.book.all_open() if o.broker_order_id is None]:
+            try:
+                snap = await self.broker.get_order_by_client_id(order.order_id)
+            except OrderNotFound:
+                self.log.warning(
+                    "Order %s never reached the broker (crash before submit); rejecting it",
+                    order.order_id,
+                )
+                self.applier.close_locally(
+                    order,
+                    OrderStatus.REJECTED,
+                    "never reached the broker: not found by client order id after a restart",
+                )
+                continue
+            except BrokerError as e:
+                self.log.warning("Could not look up order %s at load: %s", order.order_id, e)
+                continue
+            self.log.info("Adopting order %s found at broker after restart", order.order_id)
+            self.applier.apply(snap, None, snap.updated_at)
 
     async def _fetch_missing(self, order: Order, result: ReconcileResult) -> None:
         """An open order the listing did not show has ended (or was lost): ask for it by id."""

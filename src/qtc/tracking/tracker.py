@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from qtc.brokers.base import Broker
-from qtc.domain.decimals import ZERO, dec_str
-from qtc.domain.enums import OrderStatus, OrderType, Side
+from qtc.domain.enums import OrderStatus
 from qtc.domain.errors import (
     BrokerAuthError,
     BrokerError,
@@ -26,8 +25,7 @@ from qtc.domain.errors import (
     UnknownOrder,
 )
 from qtc.domain.events import EVENT_STATUS
-from qtc.domain.ids import new_order_id
-from qtc.domain.orders import Order, OrderRequest, StreamConnected, TradeUpdate
+from qtc.domain.orders import Order, StreamConnected, TradeUpdate
 from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
 from qtc.domain.signals import OrderIntent
 from qtc.market.base import Clock
@@ -35,6 +33,7 @@ from qtc.store.base import Store
 from qtc.tracking.applier import Applier
 from qtc.tracking.book import OrderBook
 from qtc.tracking.events import EventHub
+from qtc.tracking.intake import check_affordable, new_order, order_request
 from qtc.tracking.ledger import Ledger
 from qtc.tracking.loading import load_team
 from qtc.tracking.ports import StatusFilter, TeamEvent
@@ -58,10 +57,15 @@ class OrderTracker:
         reconcile_interval: float = 30.0,
         retention_days: float = 7.0,
         cleanup_interval: float = 3600.0,
+        flush_delay: float = 0.1,
         market_margin: Decimal = Decimal("0.05"),
         logger: logging.Logger | None = None,
     ) -> None:
-        """`teams`: team_id -> initial cash. Nothing is read until `load()`."""
+        """`teams`: team_id -> initial cash. Nothing is read until `load()`.
+
+        `flush_delay`: seconds during which changes to open orders are gathered into one
+        rewrite of a team's pending_orders.jsonl (new orders are written ahead at once).
+        """
         self.store = store
         self.broker = broker
         self.clock = clock
@@ -84,6 +88,7 @@ class OrderTracker:
             now=clock.now,
             prices=self._prices,
             log=self.log,
+            flush_delay=flush_delay,
         )
         self.reconciler = Reconciler(broker, self.applier, self.log)
         self._in_flight: set[str] = set()
@@ -109,32 +114,10 @@ class OrderTracker:
         self.log.info(
             "Loaded %d teams: %d fills replayed, %d open orders", len(self.teams), fills, opened
         )
-        await self._heal_write_ahead()
+        await self.reconciler.heal_write_ahead()
         result = await self.reconcile()
         self.flush()
         return result
-
-    async def _heal_write_ahead(self) -> None:
-        """Orders stored as pending_new whose submit never answered: adopt or reject them."""
-        for order in [o for o in self.book.all_open() if o.broker_order_id is None]:
-            try:
-                snap = await self.broker.get_order_by_client_id(order.order_id)
-            except OrderNotFound:
-                self.log.warning(
-                    "Order %s never reached the broker (crash before submit); rejecting it",
-                    order.order_id,
-                )
-                self.applier.close_locally(
-                    order,
-                    OrderStatus.REJECTED,
-                    "never reached the broker: not found by client order id after a restart",
-                )
-                continue
-            except BrokerError as e:
-                self.log.warning("Could not look up order %s at load: %s", order.order_id, e)
-                continue
-            self.log.info("Adopting order %s found at broker after restart", order.order_id)
-            self.applier.apply(snap, None, snap.updated_at)
 
     async def run_stream(self) -> None:
         """Apply the broker's update stream until the broker closes; each (re)connect triggers a
@@ -214,22 +197,14 @@ class OrderTracker:
         still unknown it stays `pending_new` until reconciliation settles it.
         """
         self._check_team(team_id)
-        self._check_affordable(team_id, intent)
-        now = self.clock.now()
-        order = Order(
-            order_id=new_order_id(team_id, int(now.timestamp() * 1000)),
-            team_id=team_id,
-            symbol=intent.symbol,
-            side=intent.side,
-            quantity=intent.quantity,
-            order_type=intent.order_type,
-            time_in_force=intent.time_in_force,
-            limit_price=intent.limit_price,
-            requested_price=intent.requested_price,
-            created_at=now,
-            updated_at=now,
-            extra=dict(intent.extra),
+        check_affordable(
+            intent,
+            self.ledger.portfolios[team_id],
+            self.book.open_orders(team_id),
+            self._prices,
+            self.market_margin,
         )
+        order = new_order(team_id, intent, self.clock.now())
         self.book.add(order)
         self._in_flight.add(order.order_id)
         try:
@@ -247,15 +222,7 @@ class OrderTracker:
         return order
 
     async def _send(self, order: Order) -> None:
-        request = OrderRequest(
-            client_order_id=order.order_id,
-            symbol=order.symbol,
-            side=order.side,
-            qty=order.quantity,
-            order_type=order.order_type,
-            time_in_force=order.time_in_force,
-            limit_price=order.limit_price,
-        )
+        request = order_request(order)
         try:
             snap = await self.broker.submit(request)
         except OrderRejected as e:
@@ -285,42 +252,6 @@ class OrderTracker:
     def _check_team(self, team_id: str) -> None:
         if team_id not in self.teams:
             raise InvalidSignal(f"unknown team {team_id!r}")
-
-    def _check_affordable(self, team_id: str, intent: OrderIntent) -> None:
-        portfolio = self.ledger.portfolios[team_id]
-        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
-        what = f"{intent.side.value} {dec_str(intent.quantity)} {intent.symbol}"
-        signal = {
-            "symbol": intent.symbol,
-            "action": intent.side.value,
-            "quantity": dec_str(intent.quantity),
-            "price": dec_str(intent.requested_price),
-            "order_type": intent.order_type.value,
-            "time_in_force": intent.time_in_force.value,
-        }
-        if intent.side is Side.BUY:
-            if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
-                price = intent.limit_price
-            else:
-                last = self._prices.get(intent.symbol, intent.requested_price)
-                price = last * (1 + self.market_margin)
-            cost = intent.quantity * price
-            available = free_cash(portfolio, reserved)
-            if cost > available:
-                raise InvalidSignal(
-                    f"insufficient free cash to {what}: needs {cost:.2f}, free {available:.2f} "
-                    f"(cash {portfolio.cash:.2f}, {reserved.cash:.2f} reserved by open orders)",
-                    signal,
-                )
-        else:
-            shares = free_shares(portfolio, reserved, intent.symbol)
-            if intent.quantity > shares:
-                raise InvalidSignal(
-                    f"insufficient free shares to {what}: {dec_str(shares)} free "
-                    f"({dec_str(portfolio.quantity(intent.symbol))} held, "
-                    f"{dec_str(reserved.shares.get(intent.symbol, ZERO))} reserved by open orders)",
-                    signal,
-                )
 
     async def cancel(self, team_id: str, order_id: str) -> Order:
         """Ask the broker to cancel; returns the order (normally `pending_cancel`).

