@@ -10,8 +10,10 @@ Run: python -m bench api   (or python -m bench.api_bench). Prints a table; asser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import random
 import shutil
 import subprocess
@@ -33,6 +35,7 @@ RATE = 1000.0  # requests/s offered in the fixed-rate phase
 RATE_CONNECTIONS = 100
 PHASE_SECONDS = 5.0
 WARMUP_SECONDS = 1.0
+ORCHESTRATOR_PERIOD = float(os.environ.get("QTC_BENCH_ORCH_PERIOD", "1.0"))
 
 
 # ----- the load process -------------------------------------------------------------------
@@ -250,10 +253,8 @@ async def _orchestrate(parts: dict[str, Any], stop: asyncio.Event, counts: dict[
                 counts["replaced"] += 1
             tracker.flush()
             counts["minutes"] += 1
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=0.2)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=ORCHESTRATOR_PERIOD)
     finally:
         stream.cancel()
 

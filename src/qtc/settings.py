@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_rate_limit_per_minute: int = 600
 
-    speed: float = 60.0  # simulated minutes per real minute... see orchestrator: ms per minute
+    speed: float = 400.0  # accelerated clock: simulated time runs this many times faster
     seed: int = 42
     duration_minutes: int | None = None
 

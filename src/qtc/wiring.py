@@ -19,7 +19,7 @@ from qtc.api.server import serve
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.exchange.driver import ExchangeDriver
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.journal import JournaledEngine
 from qtc.market.base import Clock, MarketFeed
 from qtc.market.calendar import MarketCalendar
 from qtc.market.clock import AcceleratedClock, RealClock
@@ -51,6 +51,7 @@ class Components:
     strategies: StrategyPool
     first_minute: datetime
     api_server: uvicorn.Server | None = None
+    journal: JournaledEngine | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
 
     def background(self) -> dict[str, Coroutine[Any, Any, Any]]:
@@ -101,6 +102,8 @@ class Components:
         await self.strategies.close()
         self.tracker.flush()
         await self.broker.close()
+        if self.journal is not None:
+            self.journal.close()
 
 
 def _default_start(calendar: MarketCalendar, now: datetime) -> datetime:
@@ -153,6 +156,7 @@ async def build_components(
     clock: Clock = RealClock() if live else AcceleratedClock(first, 60_000.0 / settings.speed)
 
     exchange: ExchangeDriver | None = None
+    journal: JournaledEngine | None = None
     broker: Broker
     if settings.use_alpaca:
         from qtc.brokers.alpaca import AlpacaBroker
@@ -160,7 +164,8 @@ async def build_components(
         broker = AlpacaBroker.from_settings(settings)
         broker_name = "alpaca"
     else:
-        engine = ExchangeEngine(
+        engine = JournaledEngine.open(
+            settings.data_dir / "exchange" / "journal.jsonl",
             seed=settings.seed,
             symbols=feed.universe,
             participation=settings.participation,
@@ -169,16 +174,19 @@ async def build_components(
         broker = SimulatedBroker(engine, clock)
         exchange = ExchangeDriver(engine, feed, clock, calendar, start=first)
         broker_name = "simulated"
+        journal = engine
 
+    # Intervals are real seconds (they pace broker traffic); an accelerated clock counts faster.
+    pace = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
     store = FileStore(settings.data_dir)
     tracker = OrderTracker(
         store=store,
         broker=broker,
         clock=clock,
         teams={spec.team_id: spec.capital for spec in specs},
-        reconcile_interval=settings.reconcile_interval,
+        reconcile_interval=settings.reconcile_interval * pace,
         retention_days=settings.retention_days,
-        cleanup_interval=settings.cleanup_interval,
+        cleanup_interval=settings.cleanup_interval * pace,
         market_margin=settings.market_order_margin,
     )
     await tracker.load()
@@ -215,6 +223,7 @@ async def build_components(
         calendar=calendar,
         strategies=strategies,
         first_minute=first,
+        journal=journal,
     )
     if settings.api_enabled:
         keys = KeyStore(settings.data_dir / "api_keys.json")

@@ -37,8 +37,15 @@ class Store(Protocol):
         """The team's open orders as last saved."""
         ...
 
-    def save_open_orders(self, team_id: str, orders: Sequence[Order]) -> None:
-        """Replace the team's open orders atomically (removing the record when empty); durable."""
+    def save_open_orders(
+        self, team_id: str, orders: Sequence[Order], *, new_order: bool = True
+    ) -> None:
+        """Replace the team's open orders atomically (removing the record when empty).
+
+        With `new_order` (a write-ahead) the new set is durable when this returns. Without it
+        the set only gained progress or lost orders already in the history, so after a power
+        loss the previous complete version is as good: stores may then skip the last sync.
+        """
         ...
 
     def append_order_history(self, order: Order) -> None:

@@ -83,15 +83,18 @@ class FileStore:
         """The open orders as last saved."""
         return self._load_orders(self.team_dir(team_id) / PENDING)
 
-    def save_open_orders(self, team_id: str, orders: Sequence[Order]) -> None:
-        """Rewrite pending_orders.jsonl atomically; remove it when no order is open."""
+    def save_open_orders(
+        self, team_id: str, orders: Sequence[Order], *, new_order: bool = True
+    ) -> None:
+        """Rewrite pending_orders.jsonl atomically (temp, fsync, rename; the folder is fsynced
+        too for a write-ahead); remove it when no order is open."""
         folder = self.team_dir(team_id)
         path = folder / PENDING
         if not orders:
-            remove_durably(path, self.fsyncs)
+            remove_durably(path, self.fsyncs if new_order else None)
             return
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, (order_to_dict(o) for o in orders), self.fsyncs)
+        write_atomic(path, (order_to_dict(o) for o in orders), self.fsyncs, sync_dir=new_order)
 
     def append_order_history(self, order: Order) -> None:
         """Append the closed order to orders.jsonl, fsynced."""

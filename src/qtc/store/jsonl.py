@@ -78,8 +78,11 @@ def append_line(path: Path, obj: Any, fsync: FsyncCounter | None) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, objs: Iterable[Any], fsync: FsyncCounter) -> None:
-    """Replace `path` with these lines: write a temp file, fsync, rename, fsync the folder."""
+def write_atomic(
+    path: Path, objs: Iterable[Any], fsync: FsyncCounter, *, sync_dir: bool = True
+) -> None:
+    """Replace `path` with these lines: write a temp file, fsync, rename, fsync the folder
+    (`sync_dir`; without it a power loss may leave the previous complete version)."""
     tmp = path.with_name(path.name + ".tmp")
     data = "".join(dumps(o) + "\n" for o in objs).encode("utf-8")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -89,16 +92,18 @@ def write_atomic(path: Path, objs: Iterable[Any], fsync: FsyncCounter) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    fsync_dir(path.parent, fsync)
+    if sync_dir:
+        fsync_dir(path.parent, fsync)
 
 
-def remove_durably(path: Path, fsync: FsyncCounter) -> None:
-    """Delete `path` (if there) and make the deletion durable."""
+def remove_durably(path: Path, fsync: FsyncCounter | None) -> None:
+    """Delete `path` (if there); with `fsync`, make the deletion durable."""
     try:
         path.unlink()
     except FileNotFoundError:
         return
-    fsync_dir(path.parent, fsync)
+    if fsync is not None:
+        fsync_dir(path.parent, fsync)
 
 
 def fsync_dir(folder: Path, fsync: FsyncCounter) -> None:

@@ -84,7 +84,7 @@ class Applier:
             self._flush_handle = None
         dirty, self._dirty = self._dirty, set()
         for team_id in sorted(dirty):
-            self.store.save_open_orders(team_id, self.book.open_orders(team_id))
+            self.store.save_open_orders(team_id, self.book.open_orders(team_id), new_order=False)
 
     def write_ahead(self, order: Order) -> None:
         """Persist a new order's open set now, before the broker hears of it."""
