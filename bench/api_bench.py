@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -274,6 +275,10 @@ def main() -> None:
     try:
         started = time.perf_counter()
         parts = call(_build(root / "data"))
+        # what `qtc run` should do after loading: the loaded state is long-lived, so keep it
+        # out of the cyclic collector's full passes (each one otherwise stalls the loop)
+        gc.collect()
+        gc.freeze()
         print(
             f"setup: {TEAMS} teams x {ORDERS_PER_TEAM} open orders through the tracker "
             f"in {time.perf_counter() - started:.1f} s"

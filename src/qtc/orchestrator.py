@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,6 +22,7 @@ from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
 
 MINUTE = timedelta(minutes=1)
+SETTLE_TIMEOUT_S = 5.0
 log = logging.getLogger("qtc.orchestrator")
 
 
@@ -80,7 +81,11 @@ class Orchestrator:
         exchange: ExchangeStep | None = None,
         history_minutes: int = 60,
         on_minute: Callable[[MinuteReport], None] | None = None,
+        pace: Callable[[datetime], Awaitable[None]] | None = None,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`pace(moment)` returns once `moment` has come (default: sleep on the clock);
+        `settle()` returns once the tracker has applied every update the broker sent."""
         self.teams = {spec.team_id: spec for spec in teams}
         self.tracker = tracker
         self.strategies = strategies
@@ -90,6 +95,8 @@ class Orchestrator:
         self.exchange = exchange
         self.history_minutes = history_minutes
         self.on_minute = on_minute
+        self.pace = pace or clock.sleep_until
+        self.settle = settle
         self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
         self.prices: dict[str, Decimal] = {}
         self._stop = asyncio.Event()
@@ -115,7 +122,7 @@ class Orchestrator:
 
     async def _wait_for(self, moment: datetime) -> bool:
         """Sleep until `moment` on the clock; False when stopped first."""
-        sleeper = asyncio.ensure_future(self.clock.sleep_until(moment))
+        sleeper = asyncio.ensure_future(self.pace(moment))
         stopper = asyncio.ensure_future(self._stop.wait())
         done, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -130,8 +137,9 @@ class Orchestrator:
         report = MinuteReport(minute=minute)
         bars = self.take_bars(minute)
         self.advance_exchange(minute)
+        await self.let_tracker_catch_up()
         self.update_prices(minute, bars)
-        open_symbols = self.open_symbols(minute)
+        open_symbols = self.open_symbols(minute + MINUTE)
         if open_symbols:
             views = self.build_views(minute, open_symbols)
             strategies_started = time.perf_counter()
@@ -164,6 +172,14 @@ class Orchestrator:
         if self.exchange is not None:
             self.exchange.step(minute)
 
+    async def let_tracker_catch_up(self) -> None:
+        """Strategies must see the fills and expiries the exchange just produced."""
+        if self.settle is not None:
+            try:
+                await asyncio.wait_for(self.settle(), SETTLE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("Tracker still applying updates after %ss; going on", SETTLE_TIMEOUT_S)
+
     def update_prices(self, minute: datetime, bars: Mapping[str, Bar]) -> None:
         """Last prices for reservations, portfolio values and the strategies."""
         for symbol in self.feed.universe:
@@ -176,8 +192,9 @@ class Orchestrator:
                     self.prices[symbol] = last
         self.tracker.set_prices(self.prices)
 
-    def open_symbols(self, minute: datetime) -> set[str]:
-        return {s for s in self.feed.universe if self.calendar.is_open(s, minute)}
+    def open_symbols(self, moment: datetime) -> set[str]:
+        """Symbols that can trade at `moment` (strategies act once their minute's bar is done)."""
+        return {s for s in self.feed.universe if self.calendar.is_open(s, moment)}
 
     def build_views(self, minute: datetime, open_symbols: set[str]) -> dict[str, dict[str, Any]]:
         """Each team's view: free cash, positions, open orders, bars with history, prices."""

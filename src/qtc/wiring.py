@@ -22,7 +22,7 @@ from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.journal import JournaledEngine
 from qtc.market.base import Clock, MarketFeed
 from qtc.market.calendar import MarketCalendar
-from qtc.market.clock import AcceleratedClock, RealClock
+from qtc.market.clock import PacedClock, RealClock
 from qtc.market.replay import ReplayMarket
 from qtc.market.simulated import DEFAULT_UNIVERSE, SimulatedMarket
 from qtc.orchestrator import Orchestrator
@@ -153,7 +153,7 @@ async def build_components(
             if live
             else _default_start(calendar, datetime.now(UTC))
         )
-    clock: Clock = RealClock() if live else AcceleratedClock(first, 60_000.0 / settings.speed)
+    clock: Clock = RealClock() if live else PacedClock(first, 60_000.0 / settings.speed)
 
     exchange: ExchangeDriver | None = None
     journal: JournaledEngine | None = None
@@ -177,7 +177,7 @@ async def build_components(
         journal = engine
 
     # Intervals are real seconds (they pace broker traffic); an accelerated clock counts faster.
-    pace = clock.speed if isinstance(clock, AcceleratedClock) else 1.0
+    pace = clock.speed if isinstance(clock, PacedClock) else 1.0
     store = FileStore(settings.data_dir)
     tracker = OrderTracker(
         store=store,
@@ -212,6 +212,8 @@ async def build_components(
         clock=clock,
         exchange=exchange,
         history_minutes=settings.history_minutes,
+        pace=clock.pace_to if isinstance(clock, PacedClock) else None,
+        settle=broker.settle if isinstance(broker, SimulatedBroker) else None,
     )
     parts = Components(
         settings=settings,

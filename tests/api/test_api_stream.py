@@ -99,6 +99,7 @@ def test_a_disconnected_client_is_unsubscribed(
         httpx.Client(base_url=stack.base_url, timeout=5) as client,
         client.stream("GET", STREAM, headers=headers) as r,
     ):
-        _wait_connected(r.iter_lines())
+        lines = r.iter_lines()  # held: dropping it would close the connection already
+        _wait_connected(lines)
         assert counting.subscribers == 1
     stack.wait_for(lambda: counting.subscribers == 0, "the stream to unsubscribe")

@@ -77,9 +77,9 @@ class Kit:
     def new_tracker(self, **kwargs: Any) -> OrderTracker:
         """A fresh tracker (as after a restart) over the same files and exchange."""
         kwargs.setdefault("teams", TEAMS)
+        kwargs.setdefault("broker", self.broker)
         tracker = OrderTracker(
             store=FileStore(self.data_dir),
-            broker=self.broker,
             clock=self.clock,
             logger=logging.getLogger("qtc.tracker.test"),
             **kwargs,

@@ -113,12 +113,11 @@ async def test_write_ahead_heals_a_crash_around_the_submit(kit: Any) -> None:
             await kit.broker.submit(request)  # the exchange has it; the answer is lost
         raise Crash()
 
-    kit.tracker.broker = WrappedBroker(kit.broker, submit=dying_submit)
-    kit.tracker.reconciler.broker = kit.tracker.broker
-    await kit.tracker.load()
+    dying = kit.new_tracker(broker=WrappedBroker(kit.broker, submit=dying_submit))
+    await dying.load()
     for _ in range(2):
         with pytest.raises(Crash):
-            await kit.tracker.submit("alpha", limit("10", price="99"))
+            await dying.submit("alpha", limit("10", price="99"))
     stored = kit.lines("alpha", "pending_orders.jsonl")
     assert [(o["order_id"], o["status"]) for o in stored] == [(c, "pending_new") for c in calls]
 
@@ -180,8 +179,7 @@ async def test_an_order_the_broker_lost_is_closed_after_three_real_not_found(kit
         return None
 
     broker = WrappedBroker(kit.broker, submit=ghost_submit, cancel=accept_cancel)
-    tracker = kit.new_tracker()
-    tracker.broker = broker
+    tracker = kit.new_tracker(broker=broker)
     await tracker.load()
     lost = await tracker.submit("alpha", limit("10"))
     canceling = await tracker.submit("alpha", limit("10"))
@@ -212,15 +210,18 @@ async def test_a_timeout_is_not_a_strike(kit: Any) -> None:
 
     await kit.tracker.load()
     order = await kit.tracker.submit("alpha", limit("10"))
+    await kit.pump()
     kit.engine.cancel(order.broker_order_id, kit.clock.now())
     kit.skip()
-    kit.tracker.reconciler.broker = WrappedBroker(kit.broker, get_order=flaky_get)
-    for _ in range(4):
-        await kit.tracker.reconcile()
-    assert order.status is OrderStatus.NEW and order.not_found_count == 0
-    kit.tracker.reconciler.broker = kit.broker
-    await kit.tracker.reconcile()
-    assert order.status is OrderStatus.CANCELED
+    flaky = kit.new_tracker(broker=WrappedBroker(kit.broker, get_order=flaky_get))
+    await flaky.load()
+    for _ in range(3):
+        await flaky.reconcile()
+    reloaded = flaky.get_order("alpha", order.order_id)
+    assert reloaded.status is OrderStatus.NEW and reloaded.not_found_count == 0
+    healthy = kit.new_tracker()
+    await healthy.load()
+    assert healthy.get_order("alpha", order.order_id).status is OrderStatus.CANCELED
 
 
 async def test_orders_no_team_placed_are_logged_never_booked(

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from qtc.api.access import AccessLogMiddleware
 from qtc.api.errors import install_error_handlers
+from qtc.api.fast_path import OpenOrdersFastPath
 from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
 from qtc.api.ratelimit import RateLimiter
@@ -65,7 +66,7 @@ def create_app(
         description=DESCRIPTION,
         responses=_PUBLIC_ERRORS,
     )
-    app.state.qtc = ApiState(
+    state = ApiState(
         tracker=tracker,
         keys=keys,
         limiter=RateLimiter(rate_limit_per_minute),
@@ -75,8 +76,10 @@ def create_app(
         open_orders=OpenOrdersCache(),
         sse_heartbeat_seconds=sse_heartbeat_seconds,
     )
+    app.state.qtc = state
     install_error_handlers(app)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(OpenOrdersFastPath, state=state)
+    app.add_middleware(AccessLogMiddleware)  # added last: outermost, so it sees every request
     app.include_router(orders.router, responses=_TEAM_ERRORS)
     app.include_router(account.router, responses=_TEAM_ERRORS)
     app.include_router(public.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
@@ -20,6 +21,29 @@ TeamIdPath = Annotated[
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request may not go on: HTTP status, detail and extra headers."""
+
+    status: int
+    detail: str
+    headers: dict[str, str] | None = None
+
+
+def authorize(state: ApiState, team_id: str, presented: str | None) -> Refusal | None:
+    """None if `presented` is the team's key and its rate allows one more request."""
+    if not presented:
+        return Refusal(401, "missing API key (X-API-Key header or ?key=)")
+    if not state.keys.verify(team_id, presented):
+        if state.keys.team_for(presented) is not None:
+            return Refusal(403, "this key does not belong to this team")
+        return Refusal(401, "invalid API key")
+    wait = state.limiter.hit(team_id)  # one key per team
+    if wait is not None:
+        return Refusal(429, "too many requests", {"Retry-After": retry_after_header(wait)})
+    return None
+
+
 async def current_team(
     request: Request,
     team_id: TeamIdPath,
@@ -32,19 +56,9 @@ async def current_team(
     ] = None,
 ) -> str:
     """The team in the path, once the key proves the caller is that team (401/403/429)."""
-    state: ApiState = request.app.state.qtc
-    presented = x_api_key or key
-    if not presented:
-        raise HTTPException(401, "missing API key (X-API-Key header or ?key=)")
-    if not state.keys.verify(team_id, presented):
-        if state.keys.team_for(presented) is not None:
-            raise HTTPException(403, "this key does not belong to this team")
-        raise HTTPException(401, "invalid API key")
-    wait = state.limiter.hit(team_id)  # one key per team
-    if wait is not None:
-        raise HTTPException(
-            429, "too many requests", headers={"Retry-After": retry_after_header(wait)}
-        )
+    refusal = authorize(request.app.state.qtc, team_id, x_api_key or key)
+    if refusal is not None:
+        raise HTTPException(refusal.status, refusal.detail, headers=refusal.headers)
     return team_id
 
 

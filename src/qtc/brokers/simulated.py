@@ -23,6 +23,7 @@ class _UpdateStream:
         self._broker = broker
         self._queue: asyncio.Queue[StreamItem | None] = asyncio.Queue()
         self._done = False
+        self._handed_out = False  # an item was yielded and its consumer has not asked again
         self._queue.put_nowait(StreamConnected(broker.clock.now()))
 
     def push(self, item: StreamItem | None) -> None:
@@ -32,14 +33,23 @@ class _UpdateStream:
         return self
 
     async def __anext__(self) -> StreamItem:
+        if self._handed_out:
+            # the consumer asks for the next item: it has finished with the previous one
+            self._handed_out = False
+            self._queue.task_done()
         if self._done:
             raise StopAsyncIteration
         item = await self._queue.get()
+        self._handed_out = True
         if item is None:
             self._done = True
             self._broker._streams.discard(self)
             raise StopAsyncIteration
         return item
+
+    async def settled(self) -> None:
+        """Return once the consumer has finished with every item queued so far."""
+        await self._queue.join()
 
     async def aclose(self) -> None:
         """Stop this stream; later events are not queued for it."""
@@ -100,6 +110,11 @@ class SimulatedBroker:
         else:
             self._streams.add(stream)
         return stream
+
+    async def settle(self) -> None:
+        """Wait until every subscriber has finished with every event emitted so far (the
+        orchestrator lets the tracker catch up before strategies look at their orders)."""
+        await asyncio.gather(*(stream.settled() for stream in list(self._streams)))
 
     def pause_stream(self) -> None:
         """Simulate a dropped stream: events are lost until `resume_stream`."""

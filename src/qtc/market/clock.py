@@ -131,6 +131,36 @@ class ManualClock:
         return min(times) if times else None
 
 
+class PacedClock(ManualClock):
+    """Simulated time moved by the minute loop itself, no faster than one minute per
+    `ms_per_minute` real milliseconds: timestamps always match the minute being processed,
+    however long a minute takes."""
+
+    def __init__(
+        self,
+        start: datetime,
+        ms_per_minute: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(start)
+        if not ms_per_minute > 0:
+            raise ValueError(f"ms_per_minute must be positive, got {ms_per_minute}")
+        self.ms_per_minute = ms_per_minute
+        self.speed = 60_000.0 / ms_per_minute  # simulated seconds per real second
+        self._monotonic = monotonic
+        self._last_step = monotonic()
+
+    async def pace_to(self, moment: datetime) -> None:
+        """Wait out what is left of this minute's real time, then move the clock to `moment`."""
+        remaining = self._last_step + self.ms_per_minute / 1000.0 - self._monotonic()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        self._last_step = self._monotonic()
+        if _utc(moment) > self.now():
+            self.set(moment)
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     """Set a waiter's result on its own loop, from whatever thread we are on."""
 

@@ -166,7 +166,8 @@ class Reconciler:
         except OrderNotFound:
             self._not_found(order, result)
             return
-        except TransientBrokerError as e:
+        except BrokerError as e:
+            # a timeout is no strike; an unreadable answer must not stop the other orders
             self.log.warning("Could not look up order %s: %s", order.order_id, e)
             return
         order.not_found_count = 0
