@@ -83,9 +83,11 @@ class Orchestrator:
         on_minute: Callable[[MinuteReport], None] | None = None,
         pace: Callable[[datetime], Awaitable[None]] | None = None,
         settle: Callable[[], Awaitable[None]] | None = None,
+        refresh: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> None:
         """`pace(moment)` returns once `moment` has come (default: sleep on the clock);
-        `settle()` returns once the tracker has applied every update the broker sent."""
+        `settle()` returns once the tracker has applied every update the broker sent;
+        `refresh(minute)` fetches a live feed's new bars before they are read."""
         self.teams = {spec.team_id: spec for spec in teams}
         self.tracker = tracker
         self.strategies = strategies
@@ -97,6 +99,7 @@ class Orchestrator:
         self.on_minute = on_minute
         self.pace = pace or clock.sleep_until
         self.settle = settle
+        self.refresh = refresh
         self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
         self.prices: dict[str, Decimal] = {}
         self._stop = asyncio.Event()
@@ -135,6 +138,8 @@ class Orchestrator:
         """One market minute, as a story."""
         started = time.perf_counter()
         report = MinuteReport(minute=minute)
+        if self.refresh is not None:
+            await self.refresh(minute)
         bars = self.take_bars(minute)
         self.advance_exchange(minute)
         await self.let_tracker_catch_up()

@@ -61,6 +61,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bars", action="append", type=Path, default=[], help="replay bars from CSV/Parquet"
     )
+    parser.add_argument(
+        "--symbols", nargs="+", help="the traded universe (default: the simulated market's ten)"
+    )
     parser.add_argument("--strategy-timeout", type=float, help="seconds per strategy call")
     parser.add_argument(
         "--demo", action="store_true", help="the example strategies on a fresh demo data dir"
@@ -80,6 +83,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("speed", "speed"),
         ("duration", "duration_minutes"),
         ("strategy_timeout", "strategy_timeout"),
+        ("symbols", "symbols"),
     ):
         value = getattr(args, flag, None)
         if value is not None:

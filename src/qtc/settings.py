@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     strategy_timeout: float = 5.0
     strategy_memory_mb: int = 512
     history_minutes: int = 120
+    symbols: list[str] | None = None  # None: the simulated market's default universe
 
     participation: Decimal = Decimal("0.1")
     half_spread_bps: Decimal = Decimal("2")

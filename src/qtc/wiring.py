@@ -17,6 +17,7 @@ from qtc.api.app import create_app
 from qtc.api.keys import KeyStore
 from qtc.api.server import serve
 from qtc.brokers.base import Broker
+from qtc.brokers.ratelimit import RateLimiter
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.journal import JournaledEngine
@@ -134,16 +135,19 @@ async def build_components(
 ) -> Components:
     """Build, load and reconcile everything; nothing runs until the caller starts the loops."""
     calendar = MarketCalendar()
+    # one budget of REST requests for the whole Alpaca account: orders and market data share it
+    limiter = RateLimiter(limit=settings.alpaca_rate_limit_per_minute)
     feed: MarketFeed
     if bars:
         feed = ReplayMarket.from_files(bars)
     elif market == "alpaca":
-        from qtc.brokers.ratelimit import RateLimiter
         from qtc.market.alpaca_feed import AlpacaMarketFeed
 
-        feed = AlpacaMarketFeed.from_settings(settings, DEFAULT_UNIVERSE, RateLimiter())
+        feed = AlpacaMarketFeed.from_settings(
+            settings, settings.symbols or DEFAULT_UNIVERSE, limiter
+        )
     else:
-        feed = SimulatedMarket(settings.seed, calendar)
+        feed = SimulatedMarket(settings.seed, calendar, settings.symbols)
 
     live = market == "alpaca" and settings.use_alpaca
     first = start or _resume_minute(settings.data_dir)
@@ -161,7 +165,7 @@ async def build_components(
     if settings.use_alpaca:
         from qtc.brokers.alpaca import AlpacaBroker
 
-        broker = AlpacaBroker.from_settings(settings)
+        broker = AlpacaBroker.from_settings(settings, limiter)
         broker_name = "alpaca"
     else:
         engine = JournaledEngine.open(
@@ -214,6 +218,7 @@ async def build_components(
         history_minutes=settings.history_minutes,
         pace=clock.pace_to if isinstance(clock, PacedClock) else None,
         settle=broker.settle if isinstance(broker, SimulatedBroker) else None,
+        refresh=getattr(feed, "refresh", None),
     )
     parts = Components(
         settings=settings,
