@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from qtc.domain.enums import Side
 from qtc.domain.fills import Fill
 from qtc.domain.portfolio import Portfolio
-from qtc.domain.enums import Side
 from qtc.runner import run_session
 from qtc.wiring import build_components
 
@@ -18,8 +18,8 @@ from .conftest import (
     EXAMPLES,
     HOSTILE,
     MIDDAY,
-    SESSION_OPEN,
     OWN,
+    SESSION_OPEN,
     fast_settings,
     lines,
     snapshot_lines,
@@ -161,9 +161,7 @@ async def test_hundred_teams_complete_a_full_390_minute_session(tmp_path: Path) 
     folders += [EXAMPLES / "stale_canceler"] * 10
     specs = [team(f"team{i:03d}", folder) for i, folder in enumerate(folders)]
     settings = fast_settings(tmp_path, 390, strategy_timeout=5.0)
-    parts = await build_components(
-        settings, specs, start=SESSION_OPEN, market="simulated", bars=[]
-    )
+    parts = await build_components(settings, specs, start=SESSION_OPEN, market="simulated", bars=[])
     assert await run_session(parts) == 0
 
     assert parts.orchestrator.totals.minutes == 390
