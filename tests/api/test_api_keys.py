@@ -64,3 +64,13 @@ def test_invalid_team_ids_are_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["teams", "key", "no spaces", "--data-dir", str(tmp_path)]) == 2
     assert "invalid team id" in capsys.readouterr().err
     assert not (tmp_path / "api_keys.json").exists()
+
+
+def test_a_broken_keys_file_fails_at_startup_but_not_later(tmp_path: Path) -> None:
+    path = tmp_path / "api_keys.json"
+    store = KeyStore(path)
+    key = store.issue("alpha")
+    path.write_text("{not json")
+    assert store.verify("alpha", key)  # the loaded keys stay in force
+    with pytest.raises(ValueError):
+        KeyStore(path)

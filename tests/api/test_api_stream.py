@@ -63,6 +63,8 @@ def test_a_fill_reaches_the_stream_within_a_second(stack: Stack) -> None:
                 fill_latency = time.monotonic() - filled_at
             if kind == "order" and data["status"] == "filled":
                 order_filled = True
+                shown = client.get(f"/api/v1/team/alpha/orders/{ours.order_id}", headers=headers)
+                assert data == shown.json()
             if fill is not None and order_filled:
                 break
 

@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from qtc.domain.ids import valid_team_id
 
 KEYS_FILE = "api_keys.json"
+log = logging.getLogger("qtc.api")
 _KEY_BYTES = 32
 
 
@@ -37,7 +39,7 @@ class KeyStore:
         # one tuple, swapped whole, so readers on other threads never see half a reload
         self._state: tuple[dict[str, str], dict[str, str]] = ({}, {})
         self._stamp: tuple[int, int] | None = None
-        self._reload_if_changed()
+        self._reload_if_changed(strict=True)
 
     @property
     def path(self) -> Path:
@@ -94,18 +96,28 @@ class KeyStore:
             return None
         return (st.st_mtime_ns, st.st_size)
 
-    def _reload_if_changed(self) -> None:
+    def _reload_if_changed(self, strict: bool = False) -> None:
+        """Re-read the file if it changed; a broken file fails at startup, later it keeps the
+        keys already loaded (so one bad edit cannot lock every team out)."""
         stamp = self._file_stamp()
         if stamp == self._stamp:
             return
-        hashes: dict[str, str] = {}
-        if stamp is not None:
-            raw = json.loads(self._path.read_text(encoding="utf-8"))
-            if not isinstance(raw, dict):
-                raise ValueError(f"{self._path}: expected a JSON object of team_id -> sha256")
-            hashes = {str(t): str(h) for t, h in raw.items()}
+        try:
+            hashes = self._read() if stamp is not None else {}
+        except (OSError, ValueError) as e:
+            if strict:
+                raise
+            log.warning("Keeping the loaded API keys: cannot read %s (%s)", self._path, e)
+            self._stamp = stamp
+            return
         self._set(hashes)
         self._stamp = stamp
+
+    def _read(self) -> dict[str, str]:
+        raw = json.loads(self._path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError(f"{self._path}: expected a JSON object of team_id -> sha256")
+        return {str(t): str(h) for t, h in raw.items()}
 
     def _write(self, hashes: dict[str, str]) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)

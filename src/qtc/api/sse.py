@@ -6,18 +6,23 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from qtc.api.schemas import plain
+from qtc.api.schemas import OrderOut, plain
 from qtc.tracking.ports import TeamEvent, TrackerView
 
 # Sent first, so a client knows the subscription is live before anything can be missed.
 CONNECTED = b"retry: 3000\n: connected\n\n"
 HEARTBEAT = b": heartbeat\n\n"
+_ORDER_FIELDS = frozenset(OrderOut.model_fields)
 
 
 def format_event(event_id: int, event: TeamEvent) -> bytes:
-    """One SSE message: `id`, `event` (order or fill) and the JSON `data`."""
-    data = json.dumps(plain(dict(event.data)), separators=(",", ":"))
-    return f"id: {event_id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
+    """One SSE message: `id`, `event` (order or fill) and the JSON `data`; an order carries
+    exactly the fields the REST routes show (tracker bookkeeping is left out)."""
+    data = dict(event.data)
+    if event.kind == "order":
+        data = {k: v for k, v in data.items() if k in _ORDER_FIELDS}
+    text = json.dumps(plain(data), separators=(",", ":"))
+    return f"id: {event_id}\nevent: {event.kind}\ndata: {text}\n\n".encode()
 
 
 async def team_events(

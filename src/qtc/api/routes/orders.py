@@ -37,6 +37,8 @@ def _state(request: Request) -> ApiState:
 )
 async def open_orders(request: Request, team_id: CurrentTeam) -> Response:
     """Orders not yet filled, canceled, expired or rejected, with their fills so far."""
+    # In the app, OpenOrdersFastPath answers this request (same checks, same bytes) before
+    # routing; this route documents it and answers whatever the fast path leaves to FastAPI.
     state = _state(request)
     body = state.open_orders.render(team_id, state.tracker.open_orders(team_id))
     return Response(content=body, media_type="application/json")

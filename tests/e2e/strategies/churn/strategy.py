@@ -40,7 +40,7 @@ class Strategy:
                 signals.append({"action": "cancel", "order_id": order["order_id"]})
         if minute < 0 or minute >= self.trade_minutes:
             return signals
-        slot = (minute + 2 * self.variant) % 6
+        slot = (minute + 3 * self.variant) % 8
         btc = float(current_prices[BTC])
         eth = float(current_prices[ETH])
         if slot == 0:
@@ -48,15 +48,15 @@ class Strategy:
             signals.append(
                 {"symbol": BTC, "action": "buy", "quantity": 0.25, "time_in_force": "gtc"}
             )
-        elif slot == 1:
+        elif slot == 2:
             limit = round(eth * 0.9997, 2)
             signals.append(self._limit(ETH, "buy", 120 + 10 * self.variant, limit))
-        elif slot == 3:
-            signals.append({"symbol": ETH, "action": "buy", "quantity": 15, "time_in_force": "ioc"})
         elif slot == 4:
+            signals.append({"symbol": ETH, "action": "buy", "quantity": 15, "time_in_force": "ioc"})
+        elif slot == 5:
             # a buy far below the price: rests until canceled as stale
             signals.append(self._limit(BTC, "buy", 0.05, round(btc * 0.99, 2)))
-        elif slot == 5:
+        elif slot == 7:
             signals.extend(self._sells(team, orders, btc, eth))
         return signals
 
