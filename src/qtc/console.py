@@ -33,6 +33,16 @@ def setup_logging(log_file: Path, console: Console, level: int = logging.INFO) -
     root.addHandler(terminal)
     for noisy in ("uvicorn.error", "websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # one line per API request would drown the orchestrator's log: it gets a file of its own
+    access = logging.getLogger("qtc.api.access")
+    access.propagate = False
+    for handler in list(access.handlers):
+        access.removeHandler(handler)
+    access_handler = RotatingFileHandler(
+        log_file.with_name("qtc-api-access.log"), maxBytes=20_000_000, backupCount=3
+    )
+    access_handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    access.addHandler(access_handler)
 
 
 def make_console() -> Console:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,8 @@ async def build_components(
             settings.data_dir / "exchange" / "journal.jsonl",
             seed=settings.seed,
             symbols=feed.universe,
+            # one paper account shared by every team, funded with all their capital
+            buying_power=sum((spec.capital for spec in specs), Decimal(0)),
             participation=settings.participation,
             half_spread_bps=settings.half_spread_bps,
         )
@@ -207,6 +211,9 @@ async def build_components(
             log.error("Team %s strategy failed to load: %s", team_id, error.message)
             tracker.record_error(team_id, error.phase, error.message, error.signal)
 
+    # the books are loaded: keep the collector from walking them again and again
+    gc.collect()
+    gc.freeze()
     orchestrator = Orchestrator(
         teams=specs,
         tracker=tracker,

@@ -39,9 +39,7 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without any QTC_/ALPACA_ setting of the caller, plus `extra`."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("QTC_", "ALPACA_", "APCA_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QTC_", "ALPACA_", "APCA_"))}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env

@@ -4,9 +4,10 @@ are filling; at the end every team's ledger equals the exchange's executions for
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,8 @@ def test_ledgers_equal_exchange_executions_through_faults_and_a_kill(
         if minute >= KILL_AT and (session.part_filled_open_order() or minute >= KILL_AT + 6):
             break
         session.step(first, END_MINUTE)
-    first.kill()
+    filling_at_kill = session.part_filled_open_order()
+    first.kill()  # SIGKILL: no shutdown, no flush
     first.wait(10)
     killed_at = exchange.now()
 
@@ -198,10 +200,10 @@ def test_ledgers_equal_exchange_executions_through_faults_and_a_kill(
     assert final.returncode == 0, (tmp_path / "final.out").read_text()[-3000:]
 
     stats = exchange.stats()  # before this test's own REST reads below
-    print("E2E-STATS", stats)
     check_ledgers(session.data, exchange)
     check_portfolios(session.data, exchange)
     assert stats["max_requests_per_minute"] <= 200, stats
+    assert filling_at_kill, "the first run was killed with no order part filled"
     check_faults_were_exercised(session, exchange, stats, killed_at, restarted_at)
 
 
@@ -259,9 +261,10 @@ def check_portfolios(data: Path, exchange: Exchange) -> None:
     account = exchange.alpaca_get("/v2/account")
     # a fill learned by polling is booked at a price rounded to 1e-9: cents' dust per line
     assert abs(Decimal(account["cash"]) - (BUYING_POWER + cash_moved)) <= lines * Decimal("1e-6")
-    positions = {p["symbol"].replace("/", ""): Decimal(p["qty"]) for p in exchange.alpaca_get(
-        "/v2/positions"
-    )}
+    positions = {
+        p["symbol"].replace("/", ""): Decimal(p["qty"])
+        for p in exchange.alpaca_get("/v2/positions")
+    }
     assert nonzero(positions) == nonzero(held)
 
 
@@ -279,9 +282,9 @@ def check_faults_were_exercised(
     assert left["http_429"] == left["http_5xx"] == 0, left
     assert left["duplicate_events"] == left["reorder_events"] == 0, left
     logs = {name: session.log(name).read_text() for name in ("run1", "run2", "final")}
-    # a reconnect after each dropped stream, each followed by a reconcile
-    assert "trade_updates stream connected (2)" in logs["run1"]
-    assert "trade_updates stream connected (2)" in logs["run2"]
+    # a reconnect after each dropped stream, whose reconcile found what the stream missed
+    for name in ("run1", "run2"):
+        assert reconcile_after_reconnect(logs[name]) >= 1, f"{name}: no repair after the drop"
     assert "retry 1 in" in logs["run1"] + logs["run2"]  # the 429 bursts were backed off
 
     executions = exchange.executions()
@@ -295,5 +298,14 @@ def check_faults_were_exercised(
     assert polled >= 1, "no fill was learned by polling"
 
 
+def reconcile_after_reconnect(log: str) -> int:
+    """How many orders the first reconcile after the stream's second connect updated."""
+    _, found, after = log.partition("trade_updates stream connected (2)")
+    assert found, "the stream never reconnected"
+    match = re.search(r"Reconciliation complete: (\d+) orders updated", after)
+    assert match is not None, "no reconcile after the reconnect"
+    return int(match.group(1))
+
+
 def _time(raw: str) -> datetime:
-    return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC) - timedelta(0)
+    return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC)

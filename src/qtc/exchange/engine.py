@@ -86,6 +86,7 @@ class ExchangeEngine:
         self._outbox: deque[TradeUpdate] = deque()
         self._delivering = False
         self._seq = 0
+        self._reserved = ZERO  # cash held back by open buys
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -117,6 +118,7 @@ class ExchangeEngine:
             updated_at=now,
         )
         self._book.add(entry)
+        self._reserved += self._reservation(entry)
         self._emit(TradeEvent.NEW, entry, now)
         self._match_now(entry, now)
         self._deliver()
@@ -268,11 +270,12 @@ class ExchangeEngine:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def _buying_power(self) -> Decimal:
-        reserved = sum(
-            (e.remaining * e.reserve_price for e in self._book.open_orders() if e.side is Side.BUY),
-            ZERO,
-        )
-        return self._account.cash - reserved
+        return self._account.cash - self._reserved
+
+    def _reservation(self, entry: BookEntry) -> Decimal:
+        """Cash an open buy holds back (kept as a running total: a submit must not scan the
+        whole book)."""
+        return entry.remaining * entry.reserve_price if entry.side is Side.BUY else ZERO
 
     def _admit(self, request: OrderRequest, client_order_id: str) -> Decimal:
         """Check an order as Alpaca would; return the price its buying-power reservation uses."""
@@ -355,7 +358,10 @@ class ExchangeEngine:
         qty = floor_qty(min(entry.remaining, budget), whole=self._whole(entry))
         if qty <= 0:
             return ZERO
+        self._reserved -= self._reservation(entry)
         entry.add_fill(qty, price, at)
+        if entry.is_open:
+            self._reserved += self._reservation(entry)
         self._account.apply(entry.symbol, entry.side, qty, price)
         execution = Execution(
             execution_id=self._new_id(),
@@ -376,6 +382,8 @@ class ExchangeEngine:
     def _close(
         self, entry: BookEntry, status: OrderStatus, event: TradeEvent, now: datetime
     ) -> None:
+        if entry.is_open:
+            self._reserved -= self._reservation(entry)
         entry.close(status, now)
         self._book.settle(entry)
         self._emit(event, entry, now)
