@@ -55,7 +55,17 @@ def test_uvicorns_own_access_log_redacts_the_query_key(
 ) -> None:
     stack = make_stack(access_log=True)
     caplog.set_level(logging.DEBUG)
-    _exercise(stack)
+    # another server in this process may have applied uvicorn's own logging config, which
+    # stops its access logger from reaching pytest's capture: undo that for this test
+    access = logging.getLogger("uvicorn.access")
+    saved = access.propagate, access.disabled, access.level
+    access.propagate, access.disabled = True, False
+    access.setLevel(logging.INFO)
+    try:
+        _exercise(stack)
+    finally:
+        access.propagate, access.disabled = saved[:2]
+        access.setLevel(saved[2])
     lines = _messages(caplog)
     uvicorn_access = [line for line in lines if line.startswith("uvicorn.access ")]
     assert any("/api/v1/team/alpha/orders/open?key=*** " in line for line in uvicorn_access)

@@ -42,20 +42,26 @@ CAPITAL = Decimal(1_000_000)
 BUYING_POWER = Decimal(100_000_000)
 TRADE_MINUTES = 36  # the strategies cancel everything and stop trading from this minute
 END_MINUTE = 40  # the exchange's clock stops here; the second run processes minutes up to it
-KILL_AT = 16  # from this minute, SIGKILL the first run as soon as an order is part filled
+KILL_AT = 18  # from this minute, SIGKILL the first run as soon as an order is part filled
 DEAD_MINUTES = 4  # minutes the exchange trades while no orchestrator runs
 LEAD = 1  # the exchange runs at most this many minutes ahead of the run's progress
-# exchange minute -> fault switches (POST /qtc/faults), each applied once
-FAULTS: dict[int, dict[str, Any]] = {
-    3: {"duplicate_events": 12, "reorder_events": 8, "reorder_hold_ms": 300},
-    6: {"http_429": 3},
-    9: {"drop_stream": True},
-    12: {"http_5xx": 2, "status_5xx": 503},
-    14: {"duplicate_events": 10, "reorder_events": 6, "reorder_hold_ms": 300},
-    25: {"drop_stream": True, "http_429": 3},
-    28: {"http_5xx": 3, "status_5xx": 500},
-    31: {"duplicate_events": 10, "reorder_events": 6, "reorder_hold_ms": 300},
+# exchange minute -> fault switches (POST /qtc/faults) for the first run, each applied once
+FIRST_RUN_FAULTS: dict[int, dict[str, Any]] = {
+    3: {"duplicate_events": 8, "reorder_events": 6, "reorder_hold_ms": 300},
+    5: {"drop_stream": True},
+    8: {"http_429": 3},
+    11: {"http_5xx": 2, "status_5xx": 503},
+    13: {"duplicate_events": 8, "reorder_events": 5, "reorder_hold_ms": 300},
 }
+# the second run's faults, in minutes after the exchange minute it was started at
+SECOND_RUN_FAULTS: dict[int, dict[str, Any]] = {
+    1: {"duplicate_events": 6, "reorder_events": 4, "reorder_hold_ms": 300},
+    2: {"http_429": 3},
+    4: {"drop_stream": True},
+    6: {"http_5xx": 3, "status_5xx": 500},
+    8: {"duplicate_events": 6, "reorder_events": 4, "reorder_hold_ms": 300},
+}
+OUTAGE_MINUTES = 2  # minutes traded right after a drop, before alpaca-py can reconnect (>= 0.5 s)
 MINUTE_TIMEOUT = 30.0  # seconds a run may take for one minute (429 backoffs included)
 
 
@@ -92,6 +98,7 @@ class Session:
             ALPACA_BASE_URL=exchange.url,
             ALPACA_STREAM_URL=exchange.stream_url,
         )
+        self.faults = dict(FIRST_RUN_FAULTS)
         self.applied: set[int] = set()
 
     def log(self, name: str) -> Path:
@@ -130,13 +137,26 @@ class Session:
             command += ["--start", START.isoformat()]
         return self.processes.start(command, self.folder / f"{name}.out", self.env)
 
-    def step(self, run: subprocess.Popen[bytes], limit: int) -> bool:
+    def step(self, run: subprocess.Popen[bytes], name: str, limit: int) -> bool:
         """Inject the faults due now, then complete one exchange minute once the run has caught
-        up (or wait for its progress). False once the exchange's clock has reached `limit`."""
+        up (or wait for its progress). False once the exchange's clock has reached `limit`.
+
+        A dropped stream is followed at once by minutes of fills the run cannot hear about;
+        then the exchange holds still until the run has reconnected and reconciled, so that
+        only that reconcile can have booked them."""
         minute = self.exchange.minute()
-        for due in sorted(m for m in FAULTS if m <= minute and m not in self.applied):
-            self.exchange.faults(**FAULTS[due])
+        for due in sorted(m for m in self.faults if m <= minute and m not in self.applied):
+            self.exchange.faults(**self.faults[due])
             self.applied.add(due)
+            if self.faults[due].get("drop_stream"):
+                self.exchange.advance(OUTAGE_MINUTES)
+
+                def reconnected() -> bool:
+                    assert run.poll() is None, f"qtc run exited early ({run.returncode})"
+                    return repaired(self.log(name))
+
+                wait_until(reconnected, MINUTE_TIMEOUT, f"{name} to reconnect and reconcile")
+                return True
         if minute >= limit:
             return False
         progress = next_minute(self.data, START)
@@ -171,9 +191,9 @@ def test_ledgers_equal_exchange_executions_through_faults_and_a_kill(
     first = session.start_run("run1", duration=200, fresh=True)
     for _ in range(10 * END_MINUTE):
         minute = exchange.minute()
-        if minute >= KILL_AT and (session.part_filled_open_order() or minute >= KILL_AT + 6):
+        if minute >= KILL_AT and (session.part_filled_open_order() or minute >= KILL_AT + 8):
             break
-        session.step(first, END_MINUTE)
+        session.step(first, "run1", END_MINUTE)
     filling_at_kill = session.part_filled_open_order()
     first.kill()  # SIGKILL: no shutdown, no flush
     first.wait(10)
@@ -182,6 +202,8 @@ def test_ledgers_equal_exchange_executions_through_faults_and_a_kill(
     # 2. the exchange goes on filling while no orchestrator runs
     exchange.advance(DEAD_MINUTES)
     restarted_at = exchange.now()
+    restart_minute = exchange.minute()
+    session.faults.update({restart_minute + k: v for k, v in SECOND_RUN_FAULTS.items()})
 
     # 3. a second run resumes over the same data dir and trades through more faults, then winds
     #    down (the strategies cancel everything from TRADE_MINUTES)
@@ -189,7 +211,7 @@ def test_ledgers_equal_exchange_executions_through_faults_and_a_kill(
     assert resume is not None and resume < END_MINUTE
     second = session.start_run("run2", duration=END_MINUTE - resume, fresh=False)
     for _ in range(10 * END_MINUTE):
-        if not session.step(second, END_MINUTE):
+        if not session.step(second, "run2", END_MINUTE):
             break
     wait_until(lambda: second.poll() is not None, 60, "the second run to end")
     assert second.returncode == 0, (tmp_path / "run2.out").read_text()[-3000:]
@@ -275,7 +297,7 @@ def check_faults_were_exercised(
     killed_at: datetime,
     restarted_at: datetime,
 ) -> None:
-    assert session.applied == set(FAULTS)
+    assert session.applied == set(session.faults)
     assert stats["stream"]["drops"] >= 2
     left = exchange.faults()
     # every injected error and every duplicated/reordered event was really served
@@ -296,6 +318,13 @@ def check_faults_were_exercised(
     assert any(killed_at < t <= restarted_at for t in stamps), "nothing filled while killed"
     polled = sum("@" in row["execution_id"] for t in TEAMS for row in ledger(session.data, t))
     assert polled >= 1, "no fill was learned by polling"
+
+
+def repaired(log: Path) -> bool:
+    """Whether the run has reconnected after the dropped stream and reconciled since."""
+    text = log.read_text() if log.exists() else ""
+    _, found, after = text.partition("trade_updates stream connected (2)")
+    return bool(found) and "Reconciliation complete" in after
 
 
 def reconcile_after_reconnect(log: str) -> int:

@@ -5,7 +5,7 @@ Everything is decided from the bar timestamps and the team's open orders, never 
 so a restarted worker behaves exactly like the one that was killed."""
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 BTC = "BTC/USD"
 ETH = "ETH/USD"
@@ -13,7 +13,7 @@ ETH = "ETH/USD"
 
 def _time(raw):
     moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Strategy:
