@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from qtc.api.schemas import order_view
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
 from qtc.domain.signals import CancelIntent, Intent, OrderIntent, validate_signal
 from qtc.market.base import Clock, MarketFeed
+from qtc.store.records import order_fields
 from qtc.strategies.results import StrategyResult
 from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
@@ -216,7 +216,7 @@ class Orchestrator:
                     for symbol, p in portfolio.positions.items()
                 },
                 "params": dict(spec.params),
-                "open_orders": [order_view(o) for o in self.tracker.open_orders(team_id)],
+                "open_orders": [order_fields(o) for o in self.tracker.open_orders(team_id)],
             }
             views[team_id] = {"team": team, "bars": bars, "current_prices": prices}
         return views

@@ -6,45 +6,21 @@ so that no precision is lost; times are ISO-8601 in UTC with an explicit "+00:00
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from qtc.domain.decimals import dec_str
-from qtc.domain.orders import Order
+from qtc.store.records import iso, order_fields
 
 DECIMAL_NOTE = "Decimal as a JSON string in plain notation (exact; never a float)."
 TIME_NOTE = "ISO-8601 time in UTC with an explicit +00:00 offset."
 
 
-def iso(at: datetime) -> str:
-    """A timezone-aware datetime as ISO-8601 UTC ("+00:00")."""
-    return at.astimezone(UTC).isoformat()
-
-
-def order_view(order: Order) -> dict[str, Any]:
-    """An order as the API shows it (see OrderOut)."""
-    return {
-        "order_id": order.order_id,
-        "team_id": order.team_id,
-        "symbol": order.symbol,
-        "side": order.side.value,
-        "quantity": dec_str(order.quantity),
-        "order_type": order.order_type.value,
-        "limit_price": dec_str(order.limit_price),
-        "status": order.status.value,
-        "filled_qty": dec_str(order.filled_qty),
-        "filled_avg_price": dec_str(order.filled_avg_price),
-        "time_in_force": order.time_in_force.value,
-        "created_at": iso(order.created_at),
-        "updated_at": iso(order.updated_at),
-        "requested_price": dec_str(order.requested_price),
-        "broker_order_id": order.broker_order_id,
-        "reason": order.reason,
-        "extra": order.extra,
-    }
+# one rendering of an order and of a time for files, API and live events
+order_view = order_fields
 
 
 def plain(value: Any) -> Any:

@@ -112,8 +112,8 @@ class TradeRecord:
         )
 
 
-def order_to_dict(order: Order) -> dict[str, Any]:
-    """An order as JSON (files, API payloads, live events); decimals as strings."""
+def order_fields(order: Order) -> dict[str, Any]:
+    """An order as teams see it (API, live events, strategies); decimals as strings."""
     return {
         "order_id": order.order_id,
         "team_id": order.team_id,
@@ -132,8 +132,12 @@ def order_to_dict(order: Order) -> dict[str, Any]:
         "broker_order_id": order.broker_order_id,
         "reason": order.reason,
         "extra": order.extra,
-        "not_found_count": order.not_found_count,
     }
+
+
+def order_to_dict(order: Order) -> dict[str, Any]:
+    """An order as the files keep it: what teams see plus the tracker's lookup count."""
+    return {**order_fields(order), "not_found_count": order.not_found_count}
 
 
 def order_from_dict(data: dict[str, Any]) -> Order:

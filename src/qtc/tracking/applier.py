@@ -17,7 +17,7 @@ from qtc.domain.fills import derive_fill
 from qtc.domain.ids import team_of_order_id
 from qtc.domain.orders import BrokerOrder, Order
 from qtc.store.base import Store
-from qtc.store.records import iso, order_to_dict
+from qtc.store.records import iso, order_fields
 from qtc.tracking.book import OrderBook
 from qtc.tracking.events import EventHub
 from qtc.tracking.ledger import Ledger
@@ -210,7 +210,7 @@ class Applier:
     def publish_order(self, order: Order) -> None:
         """Tell the team's live subscribers how the order stands now."""
         if self.hub.wants(order.team_id):
-            self.hub.publish(order.team_id, "order", order_to_dict(order), order.updated_at)
+            self.hub.publish(order.team_id, "order", order_fields(order), order.updated_at)
 
     def close_locally(self, order: Order, status: OrderStatus, reason: str) -> None:
         """End an order the broker will never report on (rejected at submit, or lost)."""
