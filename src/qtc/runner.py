@@ -18,7 +18,7 @@ from qtc.console import StatusLine, make_console, print_summary, setup_logging
 from qtc.orchestrator import MINUTE, MinuteReport, Orchestrator
 from qtc.settings import Settings
 from qtc.strategies.teams import TeamSpec, load_registry, parse_team_arg
-from qtc.wiring import Components, build_components
+from qtc.wiring import Components, StartupError, build_components
 
 log = logging.getLogger("qtc.run")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -152,9 +152,13 @@ async def _run(
     demo: bool,
 ) -> int:
     console = make_console()
-    parts = await build_components(
-        settings, specs, start=start, market=market, bars=bars, demo_keys=demo
-    )
+    try:
+        parts = await build_components(
+            settings, specs, start=start, market=market, bars=bars, demo_keys=demo
+        )
+    except StartupError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
     orchestrator = parts.orchestrator
     stop_requested = _install_signal_handlers(orchestrator)
     api_url = (

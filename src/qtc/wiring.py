@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import os
+import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ import uvicorn
 
 from qtc.api.app import create_app
 from qtc.api.keys import KeyStore
-from qtc.api.server import serve
+from qtc.api.server import bind_socket, serve
 from qtc.brokers.base import Broker
 from qtc.brokers.ratelimit import RateLimiter
 from qtc.brokers.simulated import SimulatedBroker
@@ -54,6 +55,7 @@ class Components:
     strategies: StrategyPool
     first_minute: datetime
     api_server: uvicorn.Server | None = None
+    api_socket: socket.socket | None = None
     journal: JournaledEngine | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
 
@@ -65,7 +67,8 @@ class Components:
             "cleanup": self.tracker.run_cleanup_loop(),
         }
         if self.api_server is not None:
-            loops["api"] = self.api_server.serve()
+            sockets = [self.api_socket] if self.api_socket is not None else None
+            loops["api"] = self.api_server.serve(sockets=sockets)
         return loops
 
     def save_progress(self, next_minute: datetime) -> None:
@@ -109,6 +112,20 @@ class Components:
             self.journal.close()
 
 
+class StartupError(Exception):
+    """The run cannot start; the message says why and what to do."""
+
+
+def _bind_api(settings: Settings) -> socket.socket:
+    try:
+        return bind_socket(settings.api_host, settings.api_port)
+    except OSError as e:
+        raise StartupError(
+            f"cannot serve the API on {settings.api_host}:{settings.api_port} ({e.strerror}); "
+            "choose another --api-port or run with --no-api"
+        ) from e
+
+
 def _default_start(calendar: MarketCalendar, now: datetime) -> datetime:
     """A little before the close of the last complete session, so a newcomer sees the close."""
     session = calendar.last_session_before(now)
@@ -135,7 +152,10 @@ async def build_components(
     bars: list[Path],
     demo_keys: bool = False,
 ) -> Components:
-    """Build, load and reconcile everything; nothing runs until the caller starts the loops."""
+    """Build, load and reconcile everything; nothing runs until the caller starts the loops.
+
+    Raises StartupError (nothing started, nothing written) when the API port is taken."""
+    api_socket = _bind_api(settings) if settings.api_enabled else None
     calendar = MarketCalendar()
     # one budget of REST requests for the whole Alpaca account: orders and market data share it
     limiter = RateLimiter(limit=settings.alpaca_rate_limit_per_minute)
@@ -252,4 +272,5 @@ async def build_components(
             prices=lambda: orchestrator.prices,
         )
         parts.api_server = serve(app, settings.api_host, settings.api_port)
+        parts.api_socket = api_socket
     return parts
