@@ -60,7 +60,7 @@ class Processes:
         return process
 
     def close(self) -> None:
-        for process in self.started:
+        for process in reversed(self.started):  # the runs before the exchange they use
             if process.poll() is None:
                 process.terminate()
                 try:

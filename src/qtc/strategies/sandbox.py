@@ -279,7 +279,7 @@ class StrategyPool:
             await self._kill(worker)
 
     def _retire_now(self, team: _Team) -> None:
-        """Kill a worker without waiting (for use while being cancelled)."""
+        """Kill a worker without waiting (for use while being canceled)."""
         if team.worker is not None:
             worker, team.worker = team.worker, None
             worker.writer.close()

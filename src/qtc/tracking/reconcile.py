@@ -152,13 +152,14 @@ class Reconciler:
                 snap = await self.broker.get_order_by_client_id(order.order_id)
             except OrderNotFound:
                 self.log.warning(
-                    "Order %s never reached the broker (crash before submit); rejecting it",
+                    "Order %s never reached the broker (its submit got no answer); rejecting it",
                     order.order_id,
                 )
                 self.applier.close_locally(
                     order,
                     OrderStatus.REJECTED,
-                    "never reached the broker: not found by client order id after a restart",
+                    "never reached the broker: its submit got no answer and the broker has no "
+                    "order with this client order id",
                 )
                 continue
             except BrokerError as e:

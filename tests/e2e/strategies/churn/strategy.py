@@ -53,7 +53,7 @@ class Strategy:
             signals.append(self._limit(ETH, "buy", 120 + 10 * self.variant, limit))
         elif slot == 4:
             signals.append({"symbol": ETH, "action": "buy", "quantity": 15, "time_in_force": "ioc"})
-        elif slot == 5:
+        elif slot == 5 and minute // 8 % 2 == 0:
             # a buy far below the price: rests until canceled as stale
             signals.append(self._limit(BTC, "buy", 0.05, round(btc * 0.99, 2)))
         elif slot == 7:
