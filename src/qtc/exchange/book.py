@@ -87,6 +87,8 @@ class OrderBook:
         self._by_id: dict[str, BookEntry] = {}
         self._by_client_id: dict[str, BookEntry] = {}
         self._open: dict[str, BookEntry] = {}  # insertion order is submission order (FIFO)
+        # the same open orders per symbol, so a minute's matching reads only its symbol's
+        self._open_by_symbol: dict[str, dict[str, BookEntry]] = {}
 
     def __iter__(self) -> Iterator[BookEntry]:
         return iter(self._by_id.values())
@@ -102,11 +104,13 @@ class OrderBook:
         self._by_id[entry.broker_order_id] = entry
         self._by_client_id[entry.client_order_id] = entry
         self._open[entry.broker_order_id] = entry
+        self._open_by_symbol.setdefault(entry.symbol, {})[entry.broker_order_id] = entry
 
     def settle(self, entry: BookEntry) -> None:
         """Drop a closed order from the open set (it stays in the history)."""
         if not entry.is_open:
             self._open.pop(entry.broker_order_id, None)
+            self._open_by_symbol.get(entry.symbol, {}).pop(entry.broker_order_id, None)
 
     def get(self, broker_order_id: str) -> BookEntry:
         try:
@@ -122,7 +126,9 @@ class OrderBook:
 
     def open_orders(self, symbol: str | None = None) -> list[BookEntry]:
         """Open orders, oldest first (a copy, so callers may close orders while iterating)."""
-        return [e for e in self._open.values() if symbol is None or e.symbol == symbol]
+        if symbol is None:
+            return list(self._open.values())
+        return list(self._open_by_symbol.get(symbol, {}).values())
 
     def select(
         self,

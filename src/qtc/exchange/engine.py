@@ -198,11 +198,15 @@ class ExchangeEngine:
                 continue
             bar = bars[symbol]
             budget = floor_qty(self._participation * bar.volume, whole=False)
+            low, high = bar.low, bar.high
             for entry in self._book.open_orders(symbol):
                 if budget <= 0:
                     break
                 if entry.submitted_at >= bar_end:
                     continue  # the order came after this bar: it may only trade later bars
+                limit = entry.limit_price
+                if limit is not None and (limit < low if entry.side is Side.BUY else limit > high):
+                    continue  # the bar never reached the limit: most resting orders, every minute
                 price = self._bar_price(entry, bar)
                 if price is not None:
                     budget -= self._fill(entry, budget, price, max(stamp, entry.submitted_at))
