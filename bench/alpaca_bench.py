@@ -33,6 +33,7 @@ from qtc.brokers.ratelimit import RateLimiter
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.ids import new_order_id
 from qtc.domain.orders import OrderRequest
+from qtc.tracking.reconcile import list_open_orders
 
 KEY, SECRET = "bench-key", "bench-secret"
 SYMBOL = "BTC/USD"
@@ -113,18 +114,6 @@ def resting_order() -> OrderRequest:
     )
 
 
-async def reconcile_listing(broker: AlpacaBroker) -> int:
-    """List every open order page by page, as the tracker does; returns how many it saw."""
-    seen = 0
-    after = None
-    while True:
-        page = await broker.list_orders("open", after=after, limit=MAX_LIST_LIMIT)
-        seen += len(page)
-        if len(page) < MAX_LIST_LIMIT:
-            return seen
-        after = page[-1].submitted_at
-
-
 async def requests_per_reconcile(url: str) -> list[tuple[int, int, int, int, int]]:
     """(N, open orders listed, adapter requests, exchange requests, ceil(N/500)) for each N."""
     rows = []
@@ -132,15 +121,17 @@ async def requests_per_reconcile(url: str) -> list[tuple[int, int, int, int, int
     measured = broker_for(url)
     admin = httpx.AsyncClient(base_url=url, timeout=30)
     try:
-        open_orders = 0
+        held: list[str] = []  # client order ids the tracker would hold open
         for n in SIZES:
-            while open_orders < n:
-                batch = min(50, n - open_orders)
-                await asyncio.gather(*(setup.submit(resting_order()) for _ in range(batch)))
-                open_orders += batch
+            while len(held) < n:
+                batch = [resting_order() for _ in range(min(50, n - len(held)))]
+                await asyncio.gather(*(setup.submit(request) for request in batch))
+                held.extend(request.client_order_id for request in batch)
             before_stats = (await admin.get("/qtc/stats")).json()["requests_total"]
             before = measured.requests_sent
-            listed = await reconcile_listing(measured)
+            # the tracker's own listing: pages of 500 on submission time
+            listed_orders, _ = await list_open_orders(measured, MAX_LIST_LIMIT, held)
+            listed = len(listed_orders)
             after_stats = (await admin.get("/qtc/stats")).json()["requests_total"]
             rows.append(
                 (
