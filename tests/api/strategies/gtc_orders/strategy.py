@@ -13,10 +13,28 @@ class Strategy:
         spy = current_prices["SPY"]
         aapl = current_prices["AAPL"]
         return [
-            {"symbol": "SPY", "action": "buy", "quantity": 1000, "price": round(spy * 1.02, 2),
-             "order_type": "limit", "time_in_force": "gtc"},
-            {"symbol": "AAPL", "action": "buy", "quantity": 5, "price": round(aapl * 0.5, 2),
-             "order_type": "limit", "time_in_force": "gtc"},
-            {"symbol": "AAPL", "action": "buy", "quantity": 3, "price": round(aapl * 0.5, 2),
-             "order_type": "limit", "time_in_force": "day"},
+            {
+                "symbol": "SPY",
+                "action": "buy",
+                "quantity": 1000,
+                "price": round(spy * 1.02, 2),
+                "order_type": "limit",
+                "time_in_force": "gtc",
+            },
+            {
+                "symbol": "AAPL",
+                "action": "buy",
+                "quantity": 5,
+                "price": round(aapl * 0.5, 2),
+                "order_type": "limit",
+                "time_in_force": "gtc",
+            },
+            {
+                "symbol": "AAPL",
+                "action": "buy",
+                "quantity": 3,
+                "price": round(aapl * 0.5, 2),
+                "order_type": "limit",
+                "time_in_force": "day",
+            },
         ]
