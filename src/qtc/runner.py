@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from qtc.console import StatusLine, make_console, print_summary, setup_logging
 from qtc.orchestrator import MINUTE, MinuteReport, Orchestrator
 from qtc.settings import Settings
@@ -93,6 +95,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.demo:
         overrides.setdefault("data_dir", Path("demo-data"))
         overrides.setdefault("duration_minutes", 240)
+        # a thin market, so that a newcomer sees orders fill partially over several minutes
+        overrides.setdefault("participation", Decimal("0.0002"))
     return Settings(**overrides)
 
 
@@ -126,7 +130,15 @@ def run_command(args: argparse.Namespace) -> int:
     setup_logging(settings.log_file, console)
     market = args.market or ("alpaca" if settings.use_alpaca else "simulated")
     return asyncio.run(
-        _run(settings, specs, start=start, market=market, bars=args.bars, demo=args.demo)
+        _run(
+            settings,
+            specs,
+            start=start,
+            market=market,
+            bars=args.bars,
+            demo=args.demo,
+            console=console,
+        )
     )
 
 
@@ -150,8 +162,8 @@ async def _run(
     market: str,
     bars: list[Path],
     demo: bool,
+    console: Console,
 ) -> int:
-    console = make_console()
     try:
         parts = await build_components(
             settings, specs, start=start, market=market, bars=bars, demo_keys=demo
