@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,7 @@ class Components:
     first_minute: datetime
     api_server: uvicorn.Server | None = None
     api_socket: socket.socket | None = None
+    limiter: RateLimiter | None = None
     journal: JournaledEngine | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
 
@@ -108,6 +110,8 @@ class Components:
         await self.strategies.close()
         self.tracker.flush()
         await self.broker.close()
+        if self.limiter is not None:
+            self.limiter.close()
         if self.journal is not None:
             self.journal.close()
 
@@ -158,7 +162,11 @@ async def build_components(
     api_socket = _bind_api(settings) if settings.api_enabled else None
     calendar = MarketCalendar()
     # one budget of REST requests for the whole Alpaca account: orders and market data share it
-    limiter = RateLimiter(limit=settings.alpaca_rate_limit_per_minute)
+    limiter = RateLimiter(
+        limit=settings.alpaca_rate_limit_per_minute,
+        now=time.time,  # wall clock: the journal's times must mean the same after a restart
+        journal=settings.data_dir / "alpaca_requests.log" if settings.use_alpaca else None,
+    )
     feed: MarketFeed
     if bars:
         feed = ReplayMarket.from_files(bars)
@@ -258,6 +266,7 @@ async def build_components(
         strategies=strategies,
         first_minute=first,
         journal=journal,
+        limiter=limiter,
     )
     if settings.api_enabled:
         keys = KeyStore(settings.data_dir / "api_keys.json")

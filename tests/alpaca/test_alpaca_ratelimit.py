@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
 from qtc.brokers.ratelimit import RateLimiter
 
@@ -90,3 +91,22 @@ def test_threads_share_one_limit() -> None:
         t.join(timeout=5)
     assert len(started) == 15
     assert max_in_window(started, 0.2 - 0.01) <= 5
+
+
+def test_a_restarted_limiter_inherits_the_budget_its_predecessor_spent(tmp_path: Path) -> None:
+    clock = {"t": 1_000_000.0}
+    journal = tmp_path / "alpaca_requests.log"
+    first = RateLimiter(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
+    assert [first.reserve() for _ in range(5)] == [0.0] * 5
+    first.close()  # the process dies here; a new one starts 10 s later
+
+    clock["t"] += 10.0
+    second = RateLimiter(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
+    assert second.reserve() == 50.0  # waits until the first request leaves the window
+    second.close()
+
+    clock["t"] += 120.0  # long after: old requests no longer count, and are compacted away
+    third = RateLimiter(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
+    assert third.reserve() == 0.0
+    third.close()
+    assert len(journal.read_text().splitlines()) == 1

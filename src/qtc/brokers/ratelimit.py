@@ -7,7 +7,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
@@ -26,7 +27,11 @@ class RateLimiter:
         limit: int = 190,
         window: float = 60.0,
         now: Callable[[], float] = time.monotonic,
+        journal: Path | None = None,
     ) -> None:
+        """With a `journal` (and a wall-clock `now`), the slots taken are appended to that file
+        and read back at start: a process restarted within the window inherits what its
+        predecessor spent, so a crash loop cannot exceed the account's limit."""
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit
@@ -35,6 +40,29 @@ class RateLimiter:
         self._slots: deque[float] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self.requests = 0
+        self._journal: IO[str] | None = None
+        if journal is not None:
+            self._slots.extend(self._recent_slots(journal))
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            # keep only the window that still matters, then append to it
+            journal.write_text("".join(f"{slot!r}\n" for slot in self._slots))
+            self._journal = journal.open("a", encoding="utf-8")
+
+    def _recent_slots(self, journal: Path) -> list[float]:
+        try:
+            lines = journal.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        since = self._now() - self.window
+        slots = []
+        for line in lines:
+            try:
+                slot = float(line)
+            except ValueError:
+                continue  # a torn last line
+            if slot > since:
+                slots.append(slot)
+        return sorted(slots)[-self.limit :]
 
     def reserve(self) -> float:
         """Claim the next slot; returns how many seconds the caller must wait before using it."""
@@ -47,7 +75,15 @@ class RateLimiter:
                 slot = max(slot, self._slots[0] + self.window)
             self._slots.append(slot)
             self.requests += 1
+            if self._journal is not None:
+                self._journal.write(f"{slot!r}\n")
+                self._journal.flush()
             return slot - now
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     async def acquire(self) -> None:
         """Wait (without blocking the event loop) until a request may be sent."""
