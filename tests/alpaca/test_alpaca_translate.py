@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from qtc.brokers.alpaca_translate import order_from_payload, trade_update_from_payload
+from qtc.brokers.alpaca_translate import (
+    order_from_payload,
+    orders_from_listing,
+    trade_update_from_payload,
+)
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.errors import BrokerProtocolError
 
@@ -86,3 +90,18 @@ def test_an_unknown_event_is_a_protocol_error() -> None:
         trade_update_from_payload(
             {"event": "restated", "order": order_payload(), "timestamp": "2026-11-20T14:32:00Z"}
         )
+
+
+def test_a_listing_leaves_out_unreadable_orders_no_team_placed_and_reports_them() -> None:
+    ours = order_payload(client_order_id="alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    by_hand = order_payload(id="hand-1", client_order_id="my-stop", type="stop")
+    reported: list[str] = []
+    orders = orders_from_listing([by_hand, ours], lambda item, e: reported.append(item["id"]))
+    assert [o.client_order_id for o in orders] == ["alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV"]
+    assert reported == ["hand-1"]
+
+
+def test_an_unreadable_order_of_a_team_is_still_an_error() -> None:
+    ours = order_payload(client_order_id="alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV", type="stop")
+    with pytest.raises(BrokerProtocolError):
+        orders_from_listing([ours], lambda item, e: None)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +35,7 @@ from alpaca.trading.stream import TradingStream
 from qtc.brokers.alpaca_translate import (
     order_from_payload,
     order_request_to_alpaca,
+    orders_from_listing,
     trade_update_from_payload,
     translate_error,
 )
@@ -158,6 +159,7 @@ class AlpacaBroker:
         self._stream_task: asyncio.Task[None] | None = None
         self._closed = False
         self.stream_connects = 0
+        self._foreign: set[str] = set()  # unreadable orders no team placed, already reported
         self.protocol_errors = 0
 
     @classmethod
@@ -266,11 +268,24 @@ class AlpacaBroker:
         )
         if not isinstance(raw, list):
             raise BrokerProtocolError(f"order listing is not a list: {type(raw).__name__}")
-        orders = [order_from_payload(item) for item in raw]
+        orders = orders_from_listing(raw, self._report_foreign)
         # `after` is exclusive; enforce it here too so paging never sees an order twice.
         if after is not None:
             orders = [o for o in orders if o.submitted_at > after]
         return orders
+
+    def _report_foreign(self, item: Mapping[str, Any], error: BrokerProtocolError) -> None:
+        """An order on the account that QTC cannot read and no team placed: say so once."""
+        broker_id = str(item.get("id"))
+        if broker_id not in self._foreign:
+            self._foreign.add(broker_id)
+            log.warning(
+                "Unattributed order at broker QTC cannot read (not booked): id=%s "
+                "client_order_id=%s: %s",
+                broker_id,
+                item.get("client_order_id"),
+                error,
+            )
 
     def _on_stream_connect(self) -> None:
         self.stream_connects += 1

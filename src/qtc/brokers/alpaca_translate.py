@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,6 +33,7 @@ from qtc.domain.errors import (
     RateLimited,
 )
 from qtc.domain.events import EVENT_STATUS, parse_event, parse_status
+from qtc.domain.ids import team_of_order_id
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 
 _FRACTION = re.compile(r"\.(\d{6})\d+")
@@ -99,6 +100,27 @@ def order_from_payload(data: Mapping[str, Any]) -> BrokerOrder:
         raise BrokerProtocolError(f"order payload lacks {e.args[0]!r}") from e
     except TypeError as e:
         raise BrokerProtocolError(f"malformed order payload: {e}") from e
+
+
+def orders_from_listing(
+    items: list[Any], on_foreign: Callable[[Mapping[str, Any], BrokerProtocolError], None]
+) -> list[BrokerOrder]:
+    """A listing page as BrokerOrders. An order QTC cannot read (a stop or notional order placed
+    by hand on the shared account) is passed to `on_foreign` and left out, as long as no team
+    placed it; an unreadable order of ours is an error. Leaving one out can only shorten the
+    page, and the tracker then fetches any of its orders beyond it by id."""
+    orders = []
+    for item in items:
+        try:
+            orders.append(order_from_payload(item))
+        except BrokerProtocolError as e:
+            client_id = item.get("client_order_id") if isinstance(item, Mapping) else None
+            if not isinstance(item, Mapping) or (
+                isinstance(client_id, str) and team_of_order_id(client_id) is not None
+            ):
+                raise
+            on_foreign(item, e)
+    return orders
 
 
 def trade_update_from_payload(data: Mapping[str, Any]) -> TradeUpdate:
