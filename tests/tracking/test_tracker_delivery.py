@@ -7,27 +7,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.orders import TradeUpdate
 from qtc.domain.signals import OrderIntent
 from qtc.store.files import FileStore
 from qtc.store.records import TradeRecord
 from qtc.tracking.tracker import OrderTracker
 
+from .conftest import intent
+
 D = Decimal
 TOLERANCE = D("0.000001")  # averages are rounded to 1e-9 by the exchange
 
 
 def limit(qty: str, price: str, side: str = "buy", tif: str = "gtc") -> OrderIntent:
-    return OrderIntent(
-        symbol="AAPL",
-        side=Side(side),
-        quantity=D(qty),
-        order_type=OrderType.LIMIT,
-        time_in_force=TimeInForce(tif),
-        limit_price=D(price),
-        requested_price=D(price),
-    )
+    return intent(qty=qty, price=price, side=side, tif=tif)
 
 
 async def scenario(kit: Any) -> list[str]:

@@ -7,25 +7,18 @@ from typing import Any
 
 import pytest
 
-from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderStatus
 from qtc.domain.errors import BrokerUnavailable, OrderClosed
 from qtc.domain.orders import BrokerOrder, OrderRequest
 from qtc.domain.signals import OrderIntent
+
+from .conftest import intent
 
 D = Decimal
 
 
 def buy(qty: str, price: str, order_type: str = "limit") -> OrderIntent:
-    ot = OrderType(order_type)
-    return OrderIntent(
-        symbol="AAPL",
-        side=Side.BUY,
-        quantity=D(qty),
-        order_type=ot,
-        time_in_force=TimeInForce.GTC,
-        limit_price=D(price) if ot is OrderType.LIMIT else None,
-        requested_price=D(price),
-    )
+    return intent(qty=qty, price=price, order_type=order_type, tif="gtc")
 
 
 class FlakyBroker:

@@ -12,30 +12,13 @@ from qtc.domain.enums import OrderStatus
 from qtc.domain.errors import InvalidSignal, OrderClosed, UnknownOrder
 from qtc.domain.signals import OrderIntent
 
+from .conftest import intent
+
 D = Decimal
 
 
-def make_intent(
-    symbol: str = "AAPL",
-    side: str = "buy",
-    qty: str = "10",
-    price: str = "100",
-    order_type: str = "limit",
-    tif: str = "day",
-) -> OrderIntent:
-    from qtc.domain.enums import OrderType, Side, TimeInForce
-
-    ot = OrderType(order_type)
-    return OrderIntent(
-        symbol=symbol,
-        side=Side(side),
-        quantity=D(qty),
-        order_type=ot,
-        time_in_force=TimeInForce(tif),
-        limit_price=D(price) if ot is OrderType.LIMIT else None,
-        requested_price=D(price),
-        extra={"reason": "test"},
-    )
+def make_intent(**fields: str) -> OrderIntent:
+    return intent(**fields, reason="test")
 
 
 async def test_limit_order_partially_filled_over_minutes_then_canceled(kit: Any) -> None:

@@ -16,19 +16,13 @@ from qtc.domain.ids import new_order_id
 from qtc.domain.orders import BrokerOrder, OrderRequest
 from qtc.domain.signals import OrderIntent
 
+from .conftest import intent
+
 D = Decimal
 
 
 def limit(qty: str, price: str = "99.5", tif: str = "gtc") -> OrderIntent:
-    return OrderIntent(
-        symbol="AAPL",
-        side=Side.BUY,
-        quantity=D(qty),
-        order_type=OrderType.LIMIT,
-        time_in_force=TimeInForce(tif),
-        limit_price=D(price),
-        requested_price=D(price),
-    )
+    return intent(qty=qty, price=price, tif=tif)
 
 
 class Crash(BaseException):
