@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck unit bench clean
+.PHONY: setup run test test-fast test-fault lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,14 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+# the edit-run loop: everything but the slow scenario tests
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -x
+
+# crash-point harness, kill storm and the other long fault suites (run by .ci/run)
+test-fault: $(STAMP)
+	$(BIN)/pytest tests/fault -p no:cacheprovider
 
 test: lint typecheck unit
 

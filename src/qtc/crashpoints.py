@@ -14,34 +14,26 @@ import threading
 
 CRASH_EXIT = 86
 
-# Every point, in the order a fill travels. A harness walks them all; `crash_point` refuses
+# Every point. A harness walks them all; `crash_point` refuses
 # names not declared here so that a new write point cannot be forgotten by the harness.
 POINTS: tuple[str, ...] = (
-    # the write-ahead of a new order (pending_orders.jsonl rewrite) and the broker call
-    "pending.tmp_written",
-    "pending.renamed",
+    # whole-line appends: before the bytes, after the write, after the fsync (before the ack)
+    *(
+        f"{file}.{step}"
+        for file in ("trades", "history", "errors", "journal", "requests_log")
+        for step in ("before_append", "written", "synced")
+    ),
+    # atomic rewrites: temp file written and fsynced, then renamed into place
+    *(
+        f"{file}.{step}"
+        for file in ("pending", "run_state", "keys")
+        for step in ("tmp_written", "renamed")
+    ),
+    # broker calls: just before the request, just after its answer
     "broker.submit.before",
     "broker.submit.after",
     "broker.cancel.before",
     "broker.cancel.after",
-    # the simulated exchange's journal
-    "journal.before_append",
-    "journal.appended",
-    # a fill reaching the ledger
-    "trades.before_append",
-    "trades.written",
-    "trades.synced",
-    # an order reaching its history line
-    "history.before_append",
-    "history.synced",
-    # errors.jsonl
-    "errors.synced",
-    # progress of the run
-    "run_state.tmp_written",
-    "run_state.renamed",
-    # the Alpaca request journal and the API key file
-    "requests_log.appended",
-    "keys.renamed",
 )
 _DECLARED = frozenset(POINTS)
 
