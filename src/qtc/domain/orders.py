@@ -90,6 +90,8 @@ class Order:
     reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     not_found_count: int = 0
+    # the broker's raw status when it is one QTC cannot read: the order is quarantined
+    broker_status: str | None = None
 
     @property
     def is_open(self) -> bool:
