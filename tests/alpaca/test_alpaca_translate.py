@@ -14,7 +14,9 @@ from qtc.brokers.alpaca_translate import (
     trade_update_from_payload,
 )
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
-from qtc.domain.errors import BrokerProtocolError
+from qtc.domain.errors import BrokerProtocolError, UnreadableOrder
+from qtc.domain.orders import BrokerOrder
+from qtc.domain.orders import UnreadableOrder as UnreadableOrderInfo
 
 
 def order_payload(**overrides: Any) -> dict[str, Any]:
@@ -60,10 +62,25 @@ def test_an_unfilled_order_has_no_average_price() -> None:
     assert order.filled_avg_price is None
 
 
-@pytest.mark.parametrize("field,value", [("status", "accepted_for_bidding"), ("type", "stop")])
-def test_unknown_vocabulary_is_a_protocol_error(field: str, value: str) -> None:
-    with pytest.raises(BrokerProtocolError):
+ALPACA_STATUSES = [
+    "new", "partially_filled", "filled", "done_for_day", "canceled", "expired", "replaced",
+    "pending_cancel", "pending_replace", "pending_review", "accepted", "pending_new",
+    "accepted_for_bidding", "stopped", "rejected", "suspended", "calculated", "held",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("status", ALPACA_STATUSES)
+def test_every_documented_alpaca_status_is_read(status: str) -> None:
+    assert order_from_payload(order_payload(status=status)).status == OrderStatus(status)
+
+
+@pytest.mark.parametrize("field,value", [("status", "restated"), ("type", "stop")])
+def test_an_order_qtc_cannot_read_is_named_not_guessed(field: str, value: str) -> None:
+    with pytest.raises(UnreadableOrder) as caught:
         order_from_payload(order_payload(**{field: value}))
+    assert caught.value.order.broker_order_id == order_payload()["id"]
+    if field == "status":
+        assert caught.value.order.raw_status == "restated"
 
 
 def test_a_fill_event_carries_its_own_execution_exactly() -> None:
@@ -92,16 +109,16 @@ def test_an_unknown_event_is_a_protocol_error() -> None:
         )
 
 
-def test_a_listing_leaves_out_unreadable_orders_no_team_placed_and_reports_them() -> None:
+def test_a_listing_keeps_unreadable_orders_in_place_so_pages_stay_whole() -> None:
     ours = order_payload(client_order_id="alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV")
     by_hand = order_payload(id="hand-1", client_order_id="my-stop", type="stop")
-    reported: list[str] = []
-    orders = orders_from_listing([by_hand, ours], lambda item, e: reported.append(item["id"]))
-    assert [o.client_order_id for o in orders] == ["alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV"]
-    assert reported == ["hand-1"]
-
-
-def test_an_unreadable_order_of_a_team_is_still_an_error() -> None:
-    ours = order_payload(client_order_id="alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV", type="stop")
-    with pytest.raises(BrokerProtocolError):
-        orders_from_listing([ours], lambda item, e: None)
+    odd = order_payload(id="odd-1", client_order_id="alpha-01ARZ3NDEKTSV4RRFFQ69G5FAW", status="x")
+    listed = orders_from_listing([by_hand, ours, odd])
+    assert [o.client_order_id for o in listed] == [
+        "my-stop",
+        "alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "alpha-01ARZ3NDEKTSV4RRFFQ69G5FAW",
+    ]
+    assert isinstance(listed[0], UnreadableOrderInfo)
+    assert isinstance(listed[2], UnreadableOrderInfo) and listed[2].raw_status == "x"
+    assert isinstance(listed[1], BrokerOrder)

@@ -93,7 +93,7 @@ def test_the_usual_lives_of_an_order() -> None:
         (S.CANCELED, S.PARTIALLY_FILLED),
         (S.PARTIALLY_FILLED, S.NEW),
         (S.NEW, S.PENDING_NEW),
-        (S.PENDING_CANCEL, S.NEW),
+        (S.PENDING_CANCEL, S.PENDING_NEW),
         (S.EXPIRED, S.FILLED),
     ],
 )

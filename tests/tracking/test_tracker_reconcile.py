@@ -74,7 +74,23 @@ async def test_listing_pages_on_submission_time_and_survives_ties(kit: Any) -> N
     ids = [o.client_order_id for o in orders]
     assert sorted(ids) == sorted(f"elsewhere-{n}" for n in range(12))
     assert len(set(ids)) == len(ids)
-    assert requests == len(broker.calls) == 5
+    # each page after the first starts one microsecond before the last one's instant
+    assert requests == len(broker.calls) == 7
+
+
+async def test_a_tie_between_the_last_order_of_a_page_and_the_next_is_never_lost(
+    kit: Any,
+) -> None:
+    engine_order(kit, 0)
+    kit.clock.advance(timedelta(milliseconds=1))
+    engine_order(kit, 1)
+    kit.clock.advance(timedelta(milliseconds=1))
+    engine_order(kit, 2)  # the last of the first page ...
+    engine_order(kit, 3)  # ... and the first beyond it share one instant
+    orders, _ = await list_open_orders(Counting(kit.broker), page_size=3)
+    assert sorted(o.client_order_id for o in orders if o.client_order_id) == [
+        f"elsewhere-{n}" for n in range(4)
+    ]
 
 
 async def test_listing_moves_past_an_instant_fuller_than_a_page(kit: Any) -> None:

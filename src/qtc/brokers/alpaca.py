@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,7 +49,13 @@ from qtc.domain.errors import (
     RateLimited,
     TransientBrokerError,
 )
-from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
+from qtc.domain.orders import (
+    BrokerOrder,
+    OrderRequest,
+    StreamConnected,
+    TradeUpdate,
+    UnreadableOrder,
+)
 from qtc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,7 +165,6 @@ class AlpacaBroker:
         self._stream_task: asyncio.Task[None] | None = None
         self._closed = False
         self.stream_connects = 0
-        self._foreign: set[str] = set()  # unreadable orders no team placed, already reported
         self.protocol_errors = 0
 
     @classmethod
@@ -254,8 +259,9 @@ class AlpacaBroker:
         status: ListStatus = "open",
         after: datetime | None = None,
         limit: int = MAX_LIST_LIMIT,
-    ) -> list[BrokerOrder]:
-        """One page: orders submitted strictly after `after`, oldest first, at most `limit`."""
+    ) -> list[BrokerOrder | UnreadableOrder]:
+        """One page: orders submitted strictly after `after`, oldest first, at most `limit`;
+        orders QTC cannot read stay in the page as UnreadableOrder."""
         query = GetOrdersRequest(
             status=QueryOrderStatus(status),
             after=after,
@@ -268,24 +274,11 @@ class AlpacaBroker:
         )
         if not isinstance(raw, list):
             raise BrokerProtocolError(f"order listing is not a list: {type(raw).__name__}")
-        orders = orders_from_listing(raw, self._report_foreign)
+        orders = orders_from_listing(raw)
         # `after` is exclusive; enforce it here too so paging never sees an order twice.
         if after is not None:
-            orders = [o for o in orders if o.submitted_at > after]
+            orders = [o for o in orders if o.submitted_at is None or o.submitted_at > after]
         return orders
-
-    def _report_foreign(self, item: Mapping[str, Any], error: BrokerProtocolError) -> None:
-        """An order on the account that QTC cannot read and no team placed: say so once."""
-        broker_id = str(item.get("id"))
-        if broker_id not in self._foreign:
-            self._foreign.add(broker_id)
-            log.warning(
-                "Unattributed order at broker QTC cannot read (not booked): id=%s "
-                "client_order_id=%s: %s",
-                broker_id,
-                item.get("client_order_id"),
-                error,
-            )
 
     def _on_stream_connect(self) -> None:
         self.stream_connects += 1

@@ -2,14 +2,15 @@
 
 Payloads are read from alpaca-py's raw JSON (`raw_data=True`) rather than its models, because
 its models carry prices and quantities as floats; statuses and events go through the domain's
-one status table (`qtc.domain.events`), and anything unknown is a BrokerProtocolError.
+one status table (`qtc.domain.events`); an order that cannot be read is an UnreadableOrder
+(quarantined alone by the tracker), never a guess.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,10 +32,11 @@ from qtc.domain.errors import (
     OrderNotFound,
     OrderRejected,
     RateLimited,
+    UnreadableOrder,
 )
 from qtc.domain.events import EVENT_STATUS, parse_event, parse_status
-from qtc.domain.ids import team_of_order_id
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
+from qtc.domain.orders import UnreadableOrder as UnreadableOrderInfo
 
 _FRACTION = re.compile(r"\.(\d{6})\d+")
 _QUOTED_STATUS = re.compile(r'"([a-z_]+)"')
@@ -73,14 +75,23 @@ def _enum(kind: type[Side] | type[OrderType] | type[TimeInForce], raw: Any) -> A
 
 
 def order_from_payload(data: Mapping[str, Any]) -> BrokerOrder:
-    """An Alpaca order JSON object as a BrokerOrder; unknown statuses or types raise."""
+    """An Alpaca order JSON object as a BrokerOrder.
+
+    An order QTC cannot read (a status outside Alpaca's vocabulary, a stop or notional order
+    placed by hand) raises UnreadableOrder, which names the order; a payload that is not an
+    order at all raises BrokerProtocolError.
+    """
+    try:
+        broker_id = str(data["id"])
+    except (KeyError, TypeError) as e:
+        raise BrokerProtocolError(f"order payload without an id: {data!r:.200}") from e
     try:
         qty = data["qty"]
         if qty is None:
-            raise BrokerProtocolError(f"order {data.get('id')} has no qty (notional order?)")
+            raise BrokerProtocolError(f"order {broker_id} has no qty (notional order?)")
         filled_avg = _optional_decimal(data.get("filled_avg_price"), "filled_avg_price")
         return BrokerOrder(
-            broker_order_id=str(data["id"]),
+            broker_order_id=broker_id,
             client_order_id=str(data["client_order_id"]),
             symbol=str(data["symbol"]),
             side=_enum(Side, data["side"]),
@@ -96,30 +107,43 @@ def order_from_payload(data: Mapping[str, Any]) -> BrokerOrder:
             updated_at=parse_time(data.get("updated_at") or data["created_at"]),
             reason=data.get("reject_reason") or data.get("reason"),
         )
+    except BrokerProtocolError as e:
+        raise _unreadable(data, broker_id, str(e)) from e
     except KeyError as e:
-        raise BrokerProtocolError(f"order payload lacks {e.args[0]!r}") from e
+        raise _unreadable(data, broker_id, f"order payload lacks {e.args[0]!r}") from e
     except TypeError as e:
-        raise BrokerProtocolError(f"malformed order payload: {e}") from e
+        raise _unreadable(data, broker_id, f"malformed order payload: {e}") from e
 
 
-def orders_from_listing(
-    items: list[Any], on_foreign: Callable[[Mapping[str, Any], BrokerProtocolError], None]
-) -> list[BrokerOrder]:
-    """A listing page as BrokerOrders. An order QTC cannot read (a stop or notional order placed
-    by hand on the shared account) is passed to `on_foreign` and left out, as long as no team
-    placed it; an unreadable order of ours is an error. Leaving one out can only shorten the
-    page, and the tracker then fetches any of its orders beyond it by id."""
-    orders = []
+def _unreadable(data: Mapping[str, Any], broker_id: str, reason: str) -> UnreadableOrder:
+    client_id = data.get("client_order_id")
+    raw_status = data.get("status")
+    try:
+        submitted: datetime | None = parse_time(data.get("submitted_at") or data.get("created_at"))
+    except BrokerProtocolError:
+        submitted = None
+    order = UnreadableOrderInfo(
+        broker_order_id=broker_id,
+        client_order_id=client_id if isinstance(client_id, str) else None,
+        submitted_at=submitted,
+        raw_status=str(raw_status)[:64] if raw_status is not None else None,
+        reason=reason,
+    )
+    return UnreadableOrder(order, f"order {broker_id}: {reason}")
+
+
+def orders_from_listing(items: list[Any]) -> list[BrokerOrder | UnreadableOrderInfo]:
+    """A listing page, every item kept: an order QTC cannot read stays in the page as an
+    UnreadableOrder, so that it never shortens the page (paging goes on past it) and the
+    tracker decides what it means (quarantine a team's order, report one nobody placed)."""
+    orders: list[BrokerOrder | UnreadableOrderInfo] = []
     for item in items:
+        if not isinstance(item, Mapping):
+            raise BrokerProtocolError(f"order listing holds a {type(item).__name__}")
         try:
             orders.append(order_from_payload(item))
-        except BrokerProtocolError as e:
-            client_id = item.get("client_order_id") if isinstance(item, Mapping) else None
-            if not isinstance(item, Mapping) or (
-                isinstance(client_id, str) and team_of_order_id(client_id) is not None
-            ):
-                raise
-            on_foreign(item, e)
+        except UnreadableOrder as e:
+            orders.append(e.order)
     return orders
 
 

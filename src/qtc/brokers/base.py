@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
-from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
+from qtc.domain.orders import (
+    BrokerOrder,
+    OrderRequest,
+    StreamConnected,
+    TradeUpdate,
+    UnreadableOrder,
+)
 
 ListStatus = Literal["open", "closed", "all"]
 MAX_LIST_LIMIT = 500
@@ -42,8 +48,11 @@ class Broker(Protocol):
         status: ListStatus = "open",
         after: datetime | None = None,
         limit: int = MAX_LIST_LIMIT,
-    ) -> list[BrokerOrder]:
-        """Orders submitted strictly after `after`, oldest first, at most `limit` (<= 500)."""
+    ) -> Sequence[BrokerOrder | UnreadableOrder]:
+        """Orders submitted strictly after `after`, oldest first, at most `limit` (<= 500).
+
+        An order the broker reports but QTC cannot read stays in the page as UnreadableOrder,
+        so that a page is only shorter than `limit` when there is nothing more to list."""
         ...
 
     def updates(self) -> AsyncIterator[TradeUpdate | StreamConnected]:

@@ -41,6 +41,8 @@ class OrderStatus(StrEnum):
     CALCULATED = "calculated"
     STOPPED = "stopped"
     HELD = "held"
+    PENDING_REVIEW = "pending_review"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
 
     @property
     def is_terminal(self) -> bool:

@@ -9,10 +9,12 @@ QTCError
  |    +-- OrderNotFound           no such order at the broker (a real 404)
  |    +-- OrderNotCancelable      the order is already closed (or otherwise cannot be canceled)
  |    +-- BrokerAuthError         credentials refused: fatal for the run
- |    +-- BrokerProtocolError     the broker sent something we cannot read (unknown status, ...)
+ |    +-- BrokerProtocolError     the broker sent something we cannot read (a bad payload)
+ |         +-- UnreadableOrder    one order QTC cannot read (unknown status): quarantine it alone
  +-- InvalidSignal                a strategy's output cannot become an order: tell the team
  +-- IllegalTransition            an update would move an order backwards: ignore it
  +-- OrderAccessError             a team asked about an order that is not theirs or not there
+ +-- OrderNotRecorded             the write-ahead failed (disk): the order was not sent
 """
 
 from __future__ import annotations
@@ -72,6 +74,14 @@ class BrokerProtocolError(BrokerError):
     """The broker sent something QTC does not understand (an unknown status, a bad payload)."""
 
 
+class UnreadableOrder(BrokerProtocolError):
+    """One order whose payload QTC cannot read; it is quarantined, everything else goes on."""
+
+    def __init__(self, order: Any, message: str) -> None:
+        super().__init__(message)
+        self.order = order  # an orders.UnreadableOrder
+
+
 class InvalidSignal(QTCError):
     """A strategy's signal cannot become an order; the message says why."""
 
@@ -105,3 +115,7 @@ class OrderClosed(OrderAccessError):
         super().__init__(f"order {order_id} is already {status}")
         self.order_id = order_id
         self.status = status
+
+
+class OrderNotRecorded(QTCError):
+    """A new order could not be written ahead (a full or failing disk), so it was not sent."""

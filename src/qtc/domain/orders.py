@@ -46,6 +46,18 @@ class BrokerOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableOrder:
+    """An order a broker reports that QTC cannot read (a status outside Alpaca's documented
+    vocabulary, a type QTC does not trade): kept in a listing so that paging stays whole."""
+
+    broker_order_id: str
+    client_order_id: str | None
+    submitted_at: datetime | None
+    raw_status: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class TradeUpdate:
     """One event of the broker's `trade_updates` stream (or a poll result turned into one).
 

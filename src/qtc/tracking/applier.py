@@ -1,4 +1,4 @@
-"""Applying what the broker says about an order: monotone status, fills from cumulative qty."""
+"""Recording what the broker says about an order: durable first, then applied, then told."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from typing import Any
 
 from qtc.domain.decimals import ZERO, dec_str
 from qtc.domain.enums import OrderStatus
-from qtc.domain.errors import IllegalTransition
-from qtc.domain.fills import derive_fill
+from qtc.domain.fills import Fill
 from qtc.domain.ids import team_of_order_id
 from qtc.domain.orders import BrokerOrder, Order
 from qtc.store.base import Store
 from qtc.store.records import iso, order_fields
+from qtc.tracking import change as changes
 from qtc.tracking.book import OrderBook
+from qtc.tracking.change import Change, apply_change, decide
 from qtc.tracking.events import EventHub
 from qtc.tracking.ledger import Ledger
 
@@ -35,7 +36,8 @@ class Outcome:
 
 
 class Applier:
-    """The single place where orders change state and fills reach the ledger."""
+    """Makes each Change durable (ledger line, history line, open-orders file), then applies it
+    (`change.apply_change`, the one place an order's fields are set) and notifies listeners."""
 
     def __init__(
         self,
@@ -62,6 +64,8 @@ class Applier:
         self._dirty: set[str] = set()
         self._flush_handle: asyncio.Handle | None = None
         self._unattributed: set[str] = set()
+        self._unclosed: set[str] = set()  # closed orders whose history line failed
+        self._failures: dict[str, str] = {}  # kind of durable write -> why it fails
 
     # the open-orders file, batched
 
@@ -84,12 +88,26 @@ class Applier:
             self._flush_handle = None
         dirty, self._dirty = self._dirty, set()
         for team_id in sorted(dirty):
-            self.store.save_open_orders(team_id, self.book.open_orders(team_id), new_order=False)
+            try:
+                self.store.save_open_orders(
+                    team_id, self.book.open_orders(team_id), new_order=False
+                )
+            except OSError as e:
+                self._dirty.add(team_id)  # rewritten at the next flush
+                self._failed("pending", f"cannot rewrite {team_id}'s pending_orders.jsonl: {e}")
+                continue
+            self._recovered("pending")
 
     def write_ahead(self, order: Order) -> None:
-        """Persist a new order's open set now, before the broker hears of it."""
+        """Persist a new order's open set now, before the broker hears of it (OSError: it was
+        not recorded, and must not be sent)."""
+        try:
+            self.store.save_open_orders(order.team_id, self.book.open_orders(order.team_id))
+        except OSError as e:
+            self._failed("pending", f"cannot rewrite {order.team_id}'s pending_orders.jsonl: {e}")
+            raise
+        self._recovered("pending")
         self._dirty.discard(order.team_id)
-        self.store.save_open_orders(order.team_id, self.book.open_orders(order.team_id))
 
     @property
     def unattributed(self) -> frozenset[str]:
@@ -115,68 +133,61 @@ class Applier:
             order = self._adopt(snap, out)
             if order is None:
                 return out
-        was_open = order.is_open
-        if order.broker_order_id is None:
-            self.book.set_broker_id(order, snap.broker_order_id)
-            out.changed = True
-        new_status = snap.status if status is None else status
-        before = order.status
-        try:
-            if order.advance(new_status, at):
-                out.changed = True
-                if new_status is OrderStatus.REJECTED:
-                    order.reason = snap.reason or "rejected by the broker"
-                out.filled = new_status is OrderStatus.FILLED
-        except IllegalTransition:
-            self.log.debug(
-                "Ignoring stale update for order %s: %s -> %s", order.order_id, before, new_status
-            )
-        # fills are recorded whatever the status: they really do arrive after a cancel
-        self._book_fills(order, snap, at, execution_id, qty, price, out)
-        if out.changed:
-            self._after_change(order, was_open, out)
+        held = self.ledger.held(order.order_id)
+        change = decide(
+            order, snap, status, at, held, execution_id=execution_id, qty=qty, price=price
+        )
+        if not self.commit(order, change, out):
+            out.changed = out.adopted = False
         return out
 
-    def _book_fills(
-        self,
-        order: Order,
-        snap: BrokerOrder,
-        at: datetime,
-        execution_id: str | None,
-        qty: Decimal | None,
-        price: Decimal | None,
-        out: Outcome,
-    ) -> None:
-        fill = derive_fill(
-            order_id=order.order_id,
-            symbol=order.symbol,
-            side=order.side,
-            held=self.ledger.held(order.order_id),
-            cum_qty=snap.filled_qty,
-            avg_price=snap.filled_avg_price,
-            timestamp=at,
-            execution_id=execution_id,
-            event_qty=qty,
-            event_price=price,
-        )
-        if fill is not None:
-            record = self.ledger.book(order.team_id, order, fill)
+    def commit(self, order: Order, change: Change, out: Outcome | None = None) -> bool:
+        """Make `change` durable (its ledger line first), then apply it and tell listeners.
+
+        When a write fails nothing is acknowledged: the order stays exactly as it was (open,
+        its fill unbooked), the run is flagged degraded, and the next report retries it.
+        """
+        out = out if out is not None else Outcome()
+        if order.order_id in self._unclosed:
+            self._close(order)
+        if change.empty:
+            return True
+        was_open = order.is_open
+        if change.fill is not None:
+            broker_id = change.broker_order_id or order.broker_order_id
+            try:
+                record = self.ledger.book(order.team_id, order, change.fill, broker_id)
+            except OSError as e:
+                self._failed("ledger", f"cannot append to {order.team_id}'s trades.jsonl: {e}")
+                return False
+            self._recovered("ledger")
             out.fills += 1
-            self.log.info(
-                "Fill for order %s: %s %s %s @ %s (filled %s/%s)",
-                order.order_id,
-                order.side.value,
-                dec_str(fill.qty),
-                order.symbol,
-                dec_str(fill.price),
-                dec_str(fill.cum_filled_qty),
-                dec_str(order.quantity),
-            )
-            if self.hub.wants(order.team_id):
-                self.hub.publish(order.team_id, "fill", record.to_json(), at)
-            self.write_snapshot(order.team_id)
-        if order.record_fills(snap.filled_qty, snap.filled_avg_price, at):
+            self._fill_booked(order, change.fill, record.to_json())
+        apply_change(order, change)
+        if change.broker_order_id is not None:
+            self.book.index_broker_id(order)
+        if change.visible:
             out.changed = True
+            out.filled = change.status is OrderStatus.FILLED
+            self._after_change(order, was_open, out)
+        elif was_open:
+            self.mark_dirty(order.team_id)
+        return True
+
+    def _fill_booked(self, order: Order, fill: Fill, record: Mapping[str, Any]) -> None:
+        self.log.info(
+            "Fill for order %s: %s %s %s @ %s (filled %s/%s)",
+            order.order_id,
+            order.side.value,
+            dec_str(fill.qty),
+            order.symbol,
+            dec_str(fill.price),
+            dec_str(fill.cum_filled_qty),
+            dec_str(order.quantity),
+        )
+        if self.hub.wants(order.team_id):
+            self.hub.publish(order.team_id, "fill", record, fill.timestamp)
+        self.write_snapshot(order.team_id)
 
     def _after_change(self, order: Order, was_open: bool, out: Outcome) -> None:
         self.log.info(
@@ -196,9 +207,7 @@ class Applier:
             )
         if not order.is_open:
             # a late fill on a closed order writes an updated history line (the last one wins)
-            self.store.append_order_history(order)
-            if was_open:
-                self.book.close(order)
+            self._close(order)
             if order.status is OrderStatus.REJECTED and was_open:
                 self.record_error(
                     order.team_id, "order", f"order {order.order_id} rejected: {order.reason}"
@@ -207,6 +216,29 @@ class Applier:
             self.mark_dirty(order.team_id)
         self.publish_order(order)
 
+    def _close(self, order: Order) -> None:
+        """Write the closed order's history line, then take it out of the open set; if the line
+        cannot be written the order stays in the open set (and on disk) and is retried."""
+        try:
+            self.store.append_order_history(order)
+        except OSError as e:
+            self._unclosed.add(order.order_id)
+            self._failed("history", f"cannot append to {order.team_id}'s orders.jsonl: {e}")
+            return
+        self._recovered("history")
+        self._unclosed.discard(order.order_id)
+        self.book.close(order)
+        self.mark_dirty(order.team_id)
+
+    def retry_unclosed(self) -> None:
+        """Try again to close the orders whose history line could not be written."""
+        for order_id in sorted(self._unclosed):
+            order = self.book.find(order_id)
+            if order is None:
+                self._unclosed.discard(order_id)
+            else:
+                self._close(order)
+
     def publish_order(self, order: Order) -> None:
         """Tell the team's live subscribers how the order stands now."""
         if self.hub.wants(order.team_id):
@@ -214,24 +246,55 @@ class Applier:
 
     def close_locally(self, order: Order, status: OrderStatus, reason: str) -> None:
         """End an order the broker will never report on (rejected at submit, or lost)."""
-        was_open = order.is_open
-        try:
-            changed = order.advance(status, self.now())
-        except IllegalTransition:
-            return
-        if changed:
-            order.reason = reason
-            self._after_change(order, was_open, Outcome(changed=True))
+        self.commit(order, changes.close(order, status, reason, self.now()))
 
     def cancel_requested(self, order: Order) -> None:
         """The broker accepted a cancel request: `pending_cancel` until it says how it ended."""
-        try:
-            changed = order.advance(OrderStatus.PENDING_CANCEL, self.now())
-        except IllegalTransition:
-            return  # it already ended (the final event came before the cancel call returned)
-        if changed:
-            self.mark_dirty(order.team_id)
-            self.publish_order(order)
+        self.commit(order, changes.cancel_requested(order, self.now()))
+
+    def quarantine(self, order: Order, raw_status: str | None, reason: str) -> bool:
+        """Hold an order the broker reports in a status QTC cannot read; True the first time
+        (it is then logged and written to the team's errors.jsonl)."""
+        step = changes.quarantine(order, raw_status, self.now())
+        if step.empty:
+            return False
+        self.commit(order, step)
+        self.log.error(
+            "Order %s quarantined: the broker reports it as %r (%s); it stays open and is not "
+            "acted on until the broker reports a status QTC knows",
+            order.order_id,
+            order.broker_status,
+            reason,
+        )
+        self.record_error(
+            order.team_id,
+            "order",
+            f"order {order.order_id} quarantined: the broker reports status "
+            f"{order.broker_status!r}, which QTC does not know ({reason})",
+        )
+        return True
+
+    def strike(self, order: Order) -> None:
+        """Count one more real "not found" answer for the order."""
+        self.commit(order, changes.strike(order, self.now()))
+
+    # health
+
+    @property
+    def degraded(self) -> str | None:
+        """Why the run is degraded (durable writes failing), None when healthy."""
+        if not self._failures:
+            return None
+        return "; ".join(f"{kind}: {why}" for kind, why in sorted(self._failures.items()))
+
+    def _failed(self, kind: str, why: str) -> None:
+        if kind not in self._failures:
+            self.log.error("DEGRADED: %s; the change is not acknowledged and will be retried", why)
+        self._failures[kind] = why
+
+    def _recovered(self, kind: str) -> None:
+        if self._failures.pop(kind, None) is not None:
+            self.log.warning("Recovered: %s writes succeed again", kind)
 
     def _adopt(self, snap: BrokerOrder, out: Outcome) -> Order | None:
         team_id = team_of_order_id(snap.client_order_id)
@@ -293,10 +356,21 @@ class Applier:
             "realized_pnl": dec_str(portfolio.realized_pnl),
             "fill_count": portfolio.fill_count,
         }
-        self.store.append_snapshot(team_id, at, snapshot)
+        try:
+            self.store.append_snapshot(team_id, at, snapshot)
+        except OSError as e:
+            self._failed("snapshots", f"cannot append {team_id}'s portfolio snapshot: {e}")
+            return
+        self._recovered("snapshots")
 
     def record_error(self, team_id: str, phase: str, message: str, signal: Any = None) -> None:
         """Append one line to the team's errors.jsonl."""
         record = {"timestamp": iso(self.now()), "phase": phase, "message": message}
         record["signal"] = signal
-        self.store.append_error(team_id, record)
+        try:
+            self.store.append_error(team_id, record)
+        except OSError as e:
+            self._failed("errors", f"cannot append to {team_id}'s errors.jsonl: {e}")
+            self.log.error("Error of team %s not written: %s: %s", team_id, phase, message)
+            return
+        self._recovered("errors")

@@ -32,10 +32,10 @@ class OrderBook:
         if order.is_open:
             self._open.setdefault(order.team_id, {})[order.order_id] = order
 
-    def set_broker_id(self, order: Order, broker_order_id: str) -> None:
-        """Learn the broker's id of an order."""
-        order.broker_order_id = broker_order_id
-        self._by_broker[broker_order_id] = order
+    def index_broker_id(self, order: Order) -> None:
+        """Find the order by the broker's id from now on (once it is known)."""
+        if order.broker_order_id:
+            self._by_broker[order.broker_order_id] = order
 
     def find(self, order_id: str) -> Order | None:
         """An order by our id or by the broker's id."""

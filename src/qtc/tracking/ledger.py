@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 
 from qtc.domain.fills import Fill, HeldFills
@@ -44,9 +45,13 @@ class Ledger:
         """What the ledger holds for one order."""
         return self._held.get(order_id, _NOTHING)
 
-    def book(self, team_id: str, order: Order, fill: Fill) -> TradeRecord:
-        """Append the fill to the team's ledger (fsynced), then apply it to the portfolio."""
-        record = TradeRecord.of(team_id, order, fill)
+    def book(
+        self, team_id: str, order: Order, fill: Fill, broker_order_id: str | None
+    ) -> TradeRecord:
+        """Append the fill to the team's ledger (fsynced), then apply it to the portfolio.
+
+        OSError when the line could not be made durable: then nothing here changed."""
+        record = replace(TradeRecord.of(team_id, order, fill), broker_order_id=broker_order_id)
         self._store.append_trade(record)
         self._hold(fill)
         self.portfolios[team_id].apply_fill(fill)

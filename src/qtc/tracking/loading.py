@@ -11,6 +11,7 @@ from qtc.domain.decimals import normalize
 from qtc.domain.orders import Order
 from qtc.store.base import Store
 from qtc.tracking.book import OrderBook
+from qtc.tracking.change import Change, apply_change
 from qtc.tracking.ledger import Ledger
 
 _PRICE_QUANTUM = Decimal("0.000000001")
@@ -68,8 +69,9 @@ def _catch_up_with_ledger(order: Order, ledger: Ledger) -> bool:
     held = ledger.held(order.order_id)
     if held.qty <= order.filled_qty:
         return False
-    order.filled_qty = normalize(held.qty)
-    order.filled_avg_price = normalize(
-        (held.notional / held.qty).quantize(_PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    average = (held.notional / held.qty).quantize(_PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    catch_up = Change(
+        at=order.updated_at, filled_qty=normalize(held.qty), filled_avg_price=normalize(average)
     )
+    apply_change(order, catch_up)
     return True

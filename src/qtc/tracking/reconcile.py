@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from qtc.brokers.base import MAX_LIST_LIMIT, Broker
 from qtc.domain.enums import OrderStatus
-from qtc.domain.errors import BrokerError, OrderNotFound, TransientBrokerError
-from qtc.domain.orders import BrokerOrder, Order
+from qtc.domain.errors import BrokerError, OrderNotFound
+from qtc.domain.errors import UnreadableOrder as UnreadableOrderError
+from qtc.domain.fills import HeldFills
+from qtc.domain.ids import team_of_order_id
+from qtc.domain.orders import BrokerOrder, Order, UnreadableOrder
 from qtc.tracking.applier import Applier, Outcome
+from qtc.tracking.book import OrderBook
+
+Listed = BrokerOrder | UnreadableOrder
 
 LOST_AFTER = 3  # consecutive real "not found" answers before an order is closed as lost
 _MICROSECOND = timedelta(microseconds=1)
@@ -31,6 +37,7 @@ class ReconcileResult:
     lost: int = 0  # orders closed as rejected after repeated real "not found"
     adopted: int = 0  # orders found at the broker that were not held locally
     unattributed: int = 0  # broker orders no team placed (logged, never booked)
+    quarantined: int = 0  # team orders newly held for a status QTC cannot read
     complete: bool = True  # False when the listing failed and the cycle stopped early
 
     def add(self, outcome: Outcome) -> None:
@@ -46,7 +53,7 @@ async def list_open_orders(
     broker: Broker,
     page_size: int = MAX_LIST_LIMIT,
     expected: Collection[str] = (),
-) -> tuple[list[BrokerOrder], int]:
+) -> tuple[list[Listed], int]:
     """Every open order at the broker, paging on submission time; returns (orders, requests).
 
     `expected` are the client order ids held open locally: once a full page has shown all of
@@ -54,12 +61,13 @@ async def list_open_orders(
     ceil(N/500) requests. (Orders nobody here placed that sit beyond that point are then
     reported by a later cycle.)
 
-    An order sharing the last timestamp of a full page may lie just beyond it, so the next page
-    then starts one microsecond earlier and repeats are dropped. If more orders share one
-    instant than a page holds, the rest of that instant is skipped: those are fetched by id
+    Each next page starts one microsecond before the last submission time seen, so an order
+    sharing that instant with the page's last one is never skipped (repeats are dropped by id).
+    Unreadable orders stay in the page, so they never shorten it. Only when more orders share
+    one instant than a page holds is the rest of that instant skipped: those are fetched by id
     as misses.
     """
-    orders: list[BrokerOrder] = []
+    orders: list[Listed] = []
     seen: set[str] = set()
     seen_clients: set[str] = set()
     after: datetime | None = None
@@ -70,15 +78,18 @@ async def list_open_orders(
         for o in page:
             if o.broker_order_id not in seen:
                 seen.add(o.broker_order_id)
-                seen_clients.add(o.client_order_id)
+                if o.client_order_id is not None:
+                    seen_clients.add(o.client_order_id)
                 orders.append(o)
         if len(page) < page_size:
             return orders, requests
         if expected and all(cid in seen_clients for cid in expected):
             return orders, requests
-        last = page[-1].submitted_at
-        tied = len(page) > 1 and page[-2].submitted_at == last
-        nxt = last - _MICROSECOND if tied else last
+        times = [o.submitted_at for o in page if o.submitted_at is not None]
+        if not times:
+            return orders, requests  # nothing to page on: the misses are fetched by id
+        last = max(times)
+        nxt = last - _MICROSECOND
         if after is not None and nxt <= after:
             nxt = last  # a whole page at one instant: move past it
         if after is not None and nxt <= after:
@@ -93,61 +104,117 @@ class Reconciler:
         self,
         broker: Broker,
         applier: Applier,
+        book: OrderBook,
+        held: Callable[[str], HeldFills],
+        teams: Collection[str],
         log: logging.Logger,
         page_size: int = MAX_LIST_LIMIT,
     ) -> None:
         self.broker = broker
         self.page_size = page_size
         self.applier = applier
+        self.book = book
+        self.held = held
+        self.teams = teams
         self.log = log
+        self._reported: set[str] = set()  # unreadable orders already logged
 
     async def run(self, in_flight: Collection[str]) -> ReconcileResult:
         """One cycle; orders in `in_flight` (submit not yet answered) are left alone."""
-        applier = self.applier
-        held_open = list(applier.book.all_open())
+        held_open = list(self.book.all_open())
         result = ReconcileResult(checked=len(held_open))
-        self.log.info("Reconciling %d pending orders with broker", len(held_open))
+        self.log.info("Reconciling %d pending orders with %s", len(held_open), self._venue)
         try:
             listed, result.requests = await list_open_orders(
                 self.broker, self.page_size, [o.order_id for o in held_open]
             )
-        except TransientBrokerError as e:
+        except BrokerError as e:
             self.log.warning("Reconciliation stopped: listing open orders failed: %s", e)
             result.complete = False
             return result
         result.listed = len(listed)
-        find = applier.book.find_for_broker
-        held = applier.ledger.held
+        find = self.book.find_for_broker
+        held = self.held
         seen: set[str] = set()
         for snap in listed:
+            if isinstance(snap, UnreadableOrder):
+                order = self._unreadable(snap, result)
+                if order is not None:
+                    seen.add(order.order_id)
+                continue
             order = find(snap.client_order_id, snap.broker_order_id)
             if order is not None:
                 seen.add(order.order_id)
-                if order.not_found_count:
-                    order.not_found_count = 0
                 # the common case by far: nothing new about this order
                 if (
                     order.status is snap.status
                     and order.filled_qty == snap.filled_qty
                     and order.broker_order_id == snap.broker_order_id
+                    and not order.not_found_count
+                    and order.broker_status is None
                     and held(order.order_id).qty == order.filled_qty
                 ):
                     continue
-            result.add(applier.apply(snap, None, snap.updated_at))
+            result.add(self.applier.apply(snap, None, snap.updated_at))
         for order in held_open:
             if order.order_id in seen or order.order_id in in_flight or not order.is_open:
                 continue
             await self._fetch_missing(order, result)
+        self.applier.retry_unclosed()
         self.applier.flush()
         self.log.info(
             "Reconciliation complete: %d orders updated, %d filled", result.updated, result.filled
         )
         return result
 
+    @property
+    def _venue(self) -> str:
+        return "Alpaca" if self.broker.name == "alpaca" else "broker"
+
+    def _unreadable(self, item: UnreadableOrder, result: ReconcileResult) -> Order | None:
+        """An order the broker lists that QTC cannot read: a team's order is quarantined (alone:
+        the cycle goes on), one nobody here placed is reported once and never booked."""
+        order = None
+        if item.client_order_id is not None:
+            order = self.book.find_for_broker(item.client_order_id, item.broker_order_id)
+        else:
+            order = self.book.find(item.broker_order_id)
+        if order is not None:
+            if self.applier.quarantine(order, item.raw_status, item.reason):
+                result.quarantined += 1
+            return order
+        if item.broker_order_id in self._reported:
+            return None
+        self._reported.add(item.broker_order_id)
+        team_id = team_of_order_id(item.client_order_id or "")
+        if team_id is not None and team_id in self.teams:
+            self.log.error(
+                "Order %s of team %s at the broker cannot be read (%s); not adopted",
+                item.client_order_id,
+                team_id,
+                item.reason,
+            )
+            self.applier.record_error(
+                team_id,
+                "order",
+                f"order {item.client_order_id} quarantined: the broker reports status "
+                f"{item.raw_status!r}, which QTC cannot read ({item.reason})",
+            )
+        else:
+            result.unattributed += 1
+            self.log.warning(
+                "Unattributed order at broker QTC cannot read (not booked): id=%s "
+                "client_order_id=%s: %s",
+                item.broker_order_id,
+                item.client_order_id,
+                item.reason,
+            )
+        return None
+
     async def heal_write_ahead(self) -> None:
         """At load: orders stored as pending_new whose submit never answered (the process died
         in between) are adopted if the broker has them, rejected if it does not."""
-        for order in [o for o in self.applier.book.all_open() if o.broker_order_id is None]:
+        for order in [o for o in self.book.all_open() if o.broker_order_id is None]:
             try:
                 snap = await self.broker.get_order_by_client_id(order.order_id)
             except OrderNotFound:
@@ -161,6 +228,9 @@ class Reconciler:
                     "never reached the broker: its submit got no answer and the broker has no "
                     "order with this client order id",
                 )
+                continue
+            except UnreadableOrderError as e:
+                self.applier.quarantine(order, e.order.raw_status, e.order.reason)
                 continue
             except BrokerError as e:
                 self.log.warning("Could not look up order %s at load: %s", order.order_id, e)
@@ -180,16 +250,18 @@ class Reconciler:
         except OrderNotFound:
             self._not_found(order, result)
             return
+        except UnreadableOrderError as e:
+            if self.applier.quarantine(order, e.order.raw_status, e.order.reason):
+                result.quarantined += 1
+            return
         except BrokerError as e:
             # a timeout is no strike; an unreadable answer must not stop the other orders
             self.log.warning("Could not look up order %s: %s", order.order_id, e)
             return
-        order.not_found_count = 0
         result.add(self.applier.apply(snap, None, snap.updated_at))
 
     def _not_found(self, order: Order, result: ReconcileResult) -> None:
-        order.not_found_count += 1
-        self.applier.mark_dirty(order.team_id)
+        self.applier.strike(order)
         if order.not_found_count < LOST_AFTER:
             self.log.warning(
                 "Order %s not found at broker (%d/%d)",

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from qtc.brokers.base import Broker
+from qtc.crashpoints import crash_point
 from qtc.domain.enums import OrderStatus
 from qtc.domain.errors import (
     BrokerAuthError,
@@ -21,6 +22,7 @@ from qtc.domain.errors import (
     OrderClosed,
     OrderNotCancelable,
     OrderNotFound,
+    OrderNotRecorded,
     OrderRejected,
     UnknownOrder,
 )
@@ -90,8 +92,11 @@ class OrderTracker:
             log=self.log,
             flush_delay=flush_delay,
         )
-        self.reconciler = Reconciler(broker, self.applier, self.log)
+        self.reconciler = Reconciler(
+            broker, self.applier, self.book, self.ledger.held, self.teams, self.log
+        )
         self._in_flight: set[str] = set()
+        self._cancels: dict[str, asyncio.Task[Order]] = {}  # one broker cancel per order
         self._reconcile_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -208,7 +213,13 @@ class OrderTracker:
         self.book.add(order)
         self._in_flight.add(order.order_id)
         try:
-            self.applier.write_ahead(order)
+            try:
+                self.applier.write_ahead(order)
+            except OSError as e:
+                self.book.drop(order)
+                raise OrderNotRecorded(
+                    f"order not placed: it could not be recorded on disk first ({e.strerror})"
+                ) from e
             self.log.info(
                 "Stored pending %s order %s for %s",
                 order.order_type.value,
@@ -224,7 +235,9 @@ class OrderTracker:
     async def _send(self, order: Order) -> None:
         request = order_request(order)
         try:
+            crash_point("broker.submit.before")
             snap = await self.broker.submit(request)
+            crash_point("broker.submit.after")
         except OrderRejected as e:
             self.log.warning("Order %s rejected by broker: %s", order.order_id, e.reason)
             self.applier.close_locally(order, OrderStatus.REJECTED, e.reason)
@@ -257,7 +270,8 @@ class OrderTracker:
         """Ask the broker to cancel; returns the order (normally `pending_cancel`).
 
         Raises UnknownOrder (no such order for this team) or OrderClosed (already terminal,
-        with its status); TransientBrokerError if the broker cannot be reached.
+        with its status); TransientBrokerError if the broker cannot be reached. Parallel
+        cancels of one order share one broker call and its answer.
         """
         order = self.get_order(team_id, order_id)
         if order is None:
@@ -265,7 +279,15 @@ class OrderTracker:
         if not order.is_open:
             raise OrderClosed(order.order_id, order.status.value)
         if order.status is OrderStatus.PENDING_CANCEL:
-            return order
+            return order  # the broker has the request; it says how the order ends
+        task = self._cancels.get(order.order_id)
+        if task is None:
+            task = asyncio.ensure_future(self._cancel_at_broker(order))
+            self._cancels[order.order_id] = task
+            task.add_done_callback(lambda _: self._cancels.pop(order.order_id, None))
+        return await asyncio.shield(task)
+
+    async def _cancel_at_broker(self, order: Order) -> Order:
         if order.broker_order_id is None:
             try:
                 snap = await self.broker.get_order_by_client_id(order.order_id)
@@ -279,7 +301,9 @@ class OrderTracker:
         broker_id = order.broker_order_id
         assert broker_id is not None
         try:
+            crash_point("broker.cancel.before")
             await self.broker.cancel(broker_id)
+            crash_point("broker.cancel.after")
         except OrderNotCancelable:
             snap = await self.broker.get_order(broker_id)
             self.applier.apply(snap, None, snap.updated_at)
@@ -318,6 +342,12 @@ class OrderTracker:
             self.log.info("Cleaned up %d closed orders older than %s", len(old), self.retention)
         self.flush()
         return len(old)
+
+    @property
+    def degraded(self) -> str | None:
+        """Why the run is degraded (durable writes failing; changes wait unacknowledged and
+        are retried), None when healthy."""
+        return self.applier.degraded
 
     def set_prices(self, prices: Mapping[str, Decimal]) -> None:
         """The latest price of each symbol (used for market-order reservations and values)."""
