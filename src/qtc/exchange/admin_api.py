@@ -7,10 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from qtc.domain.errors import OrderNotFound
 from qtc.exchange.alpaca_json import execution_json, rfc3339
 from qtc.exchange.faults import FaultSettingError
 from qtc.exchange.minute_stepper import MAX_MINUTES_PER_ADVANCE
-from qtc.exchange.server_state import CODE_INVALID, CODE_UNPROCESSABLE, AlpacaError, ExchangeState
+from qtc.exchange.server_state import (
+    CODE_INVALID,
+    CODE_NOT_FOUND,
+    CODE_UNPROCESSABLE,
+    AlpacaError,
+    ExchangeState,
+)
 
 
 def admin_routes(state: ExchangeState) -> APIRouter:
@@ -49,6 +56,24 @@ def admin_routes(state: ExchangeState) -> APIRouter:
     async def reset_stats() -> Response:
         state.stats.reset()
         return JSONResponse(state.stats.snapshot())
+
+    @router.post("/orders/{order_id}/status")
+    async def override_status(order_id: str, request: Request) -> Response:
+        """Report an order in another status than the engine's (`{"status": "held"}`, or any
+        string; `{"status": null}` clears it) — Alpaca's rarer statuses on demand."""
+        body = await _body(request)
+        status = body.get("status")
+        if status is not None and (not isinstance(status, str) or not 0 < len(status) <= 64):
+            raise AlpacaError(422, CODE_INVALID, "status must be a short string or null")
+        try:
+            order = state.engine.get(order_id)
+        except OrderNotFound as e:
+            raise AlpacaError(404, CODE_NOT_FOUND, "order not found") from e
+        if status is None:
+            state.status_overrides.pop(order.broker_order_id, None)
+        else:
+            state.status_overrides[order.broker_order_id] = status
+        return JSONResponse(state.render(order))
 
     @router.get("/executions")
     async def get_executions(client_order_id_prefix: str = "") -> Response:

@@ -26,8 +26,8 @@ from qtc.exchange.alpaca_json import (
     clock_json,
     error_json,
     fill_activities,
-    order_json,
     position_json,
+    rfc3339,
     trade_update_message,
 )
 from qtc.exchange.driver import ExchangeDriver
@@ -119,6 +119,26 @@ def create_exchange_app(
         await state.hub.serve(websocket)
 
     return app
+
+
+def _reject_cancel(state: ExchangeState, order_id: str) -> Response:
+    """Accept a cancel request, then have the venue reject it on the stream (fault)."""
+    try:
+        order = state.engine.get(order_id)
+    except OrderNotFound as e:
+        raise _not_found() from e
+    if not order.status.is_open:
+        raise _not_cancelable(order.status)
+    state.faults.reject_cancels -= 1
+    at = state.now()
+    hold = state.hub.hold()  # the events follow the reply, as a real venue's would
+    for event in ("pending_cancel", "order_cancel_rejected"):
+        body = state.render(order)
+        if event == "pending_cancel":
+            body["status"] = "pending_cancel"
+        message = {"event": event, "timestamp": rfc3339(at), "order": body}
+        state.hub.publish({"stream": "trade_updates", "data": message})
+    return Response(status_code=204, background=BackgroundTask(state.hub.release, hold))
 
 
 def _stream_publisher(state: ExchangeState) -> Callable[[TradeUpdate], None]:
@@ -218,14 +238,14 @@ def trading_routes(state: ExchangeState) -> APIRouter:
             order = _submit(engine, order_request, state)
             await state.hub.drain()
             await asyncio.sleep(state.faults.reply_hold_ms / 1000)
-            return JSONResponse(order_json(order))
+            return JSONResponse(state.render(order))
         hold = state.hub.hold()
         try:
             order = _submit(engine, order_request, state)
         except BaseException:
             state.hub.release(hold)
             raise
-        return JSONResponse(order_json(order), background=BackgroundTask(state.hub.release, hold))
+        return JSONResponse(state.render(order), background=BackgroundTask(state.hub.release, hold))
 
     @router.get("/v2/orders")
     async def list_orders(request: Request) -> Response:
@@ -240,13 +260,13 @@ def trading_routes(state: ExchangeState) -> APIRouter:
         )
         if query.side is not None:
             orders = [o for o in orders if o.side is query.side][: query.limit]
-        return JSONResponse([order_json(o) for o in orders])
+        return JSONResponse([state.render(o) for o in orders])
 
     @router.delete("/v2/orders")
     async def cancel_all_orders() -> Response:
         hold = state.hub.hold()
         canceled = engine.cancel_all(state.now())
-        body = [{"id": o.broker_order_id, "status": 200, "body": order_json(o)} for o in canceled]
+        body = [{"id": o.broker_order_id, "status": 200, "body": state.render(o)} for o in canceled]
         return JSONResponse(
             body, status_code=207, background=BackgroundTask(state.hub.release, hold)
         )
@@ -254,19 +274,21 @@ def trading_routes(state: ExchangeState) -> APIRouter:
     @router.get("/v2/orders:by_client_order_id")
     async def get_order_by_client_id(client_order_id: str = "") -> Response:
         try:
-            return JSONResponse(order_json(engine.get_by_client_id(client_order_id)))
+            return JSONResponse(state.render(engine.get_by_client_id(client_order_id)))
         except OrderNotFound as e:
             raise _not_found() from e
 
     @router.get("/v2/orders/{order_id}")
     async def get_order(order_id: str) -> Response:
         try:
-            return JSONResponse(order_json(engine.get(order_id)))
+            return JSONResponse(state.render(engine.get(order_id)))
         except OrderNotFound as e:
             raise _not_found() from e
 
     @router.delete("/v2/orders/{order_id}")
     async def cancel_order(order_id: str) -> Response:
+        if state.faults.reject_cancels > 0:
+            return _reject_cancel(state, order_id)
         hold = state.hub.hold()
         try:
             engine.cancel(order_id, state.now())

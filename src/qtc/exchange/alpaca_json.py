@@ -47,8 +47,9 @@ def position_symbol(symbol: str) -> str:
     return symbol.replace("/", "")
 
 
-def order_json(order: BrokerOrder) -> dict[str, Any]:
-    """An order as `GET /v2/orders/{id}` answers it."""
+def order_json(order: BrokerOrder, status_override: str | None = None) -> dict[str, Any]:
+    """An order as `GET /v2/orders/{id}` answers it (`status_override`: the status to report
+    instead of the engine's)."""
     at = rfc3339(order.updated_at)
     status = order.status
     return {
@@ -79,7 +80,7 @@ def order_json(order: BrokerOrder) -> dict[str, Any]:
         "time_in_force": order.time_in_force.value,
         "limit_price": dec_str(order.limit_price),
         "stop_price": None,
-        "status": status.value,
+        "status": status_override or status.value,
         "extended_hours": False,
         "legs": None,
         "trail_percent": None,

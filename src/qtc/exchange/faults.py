@@ -26,6 +26,9 @@ class Faults:
       (or after `reorder_hold_ms`, whichever comes first).
     - `fill_before_reply`: a submit's HTTP reply waits until its stream events were sent, then
       `reply_hold_ms` more (so the client surely reads the fill before the reply).
+    - `reject_cancels`: the next N cancel requests are accepted (204) and then rejected by
+      the venue on the stream (`pending_cancel`, then `order_cancel_rejected`): the order
+      stays at work, as on Alpaca when a cancel comes too late to catch the order.
     - `drop_stream()`: closes every stream connection now.
     """
 
@@ -39,6 +42,7 @@ class Faults:
     fill_before_reply: bool = False
     reply_hold_ms: int = 100
     drops: int = 0
+    reject_cancels: int = 0
     _drop_listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def take_http_error(self) -> int | None:
@@ -85,6 +89,7 @@ class Faults:
         """Switch every fault off."""
         self.http_429 = self.http_5xx = self.latency_ms = 0
         self.duplicate_events = self.reorder_events = 0
+        self.reject_cancels = 0
         self.status_5xx = 500
         self.reorder_hold_ms = 1000
         self.fill_before_reply = False
@@ -93,6 +98,7 @@ class Faults:
     def snapshot(self) -> dict[str, Any]:
         """The current switches, as the admin endpoint shows them."""
         return {
+            "reject_cancels": self.reject_cancels,
             "http_429": self.http_429,
             "http_5xx": self.http_5xx,
             "status_5xx": self.status_5xx,
@@ -107,6 +113,7 @@ class Faults:
 
 
 _COUNTS = (
+    "reject_cancels",
     "http_429",
     "http_5xx",
     "status_5xx",

@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse
 
-from qtc.exchange.alpaca_json import error_json
+from qtc.domain.orders import BrokerOrder
+from qtc.exchange.alpaca_json import error_json, order_json
 from qtc.exchange.engine import ExchangeEngine
 from qtc.exchange.faults import Faults
 from qtc.exchange.minute_stepper import MinuteStepper
@@ -65,6 +66,13 @@ class ExchangeState:
     stats: RequestStats = field(default_factory=RequestStats)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     hub: StreamHub = field(init=False)
+    # broker order id -> the status the exchange reports instead of the engine's (a test
+    # control: Alpaca's rarer statuses, or one no client knows)
+    status_overrides: dict[str, str] = field(default_factory=dict)
+
+    def render(self, order: BrokerOrder) -> dict[str, Any]:
+        """An order as the REST API answers it, with any status override applied."""
+        return order_json(order, self.status_overrides.get(order.broker_order_id))
 
     def __post_init__(self) -> None:
         self.hub = StreamHub(self.faults, self.credentials_ok)

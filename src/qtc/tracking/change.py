@@ -71,9 +71,19 @@ def decide(
     price: Decimal | None = None,
 ) -> Change:
     """The change a broker snapshot (or stream event, whose `status` overrides the snapshot's)
-    makes: monotone status, fills from the cumulative quantity over what the ledger holds."""
+    makes: monotone status, fills from the cumulative quantity over what the ledger holds.
+
+    A stream event moves the status only forward (events can come late or twice); a snapshot
+    from a poll (`status` None) is the broker's present word, so between open statuses it
+    always wins (a held order released, a rejected cancel back at work). A terminal order never
+    reopens either way."""
     new_status = snap.status if status is None else status
-    moved = new_status != order.status and can_transition(order.status, new_status)
+    moved = new_status != order.status and (
+        can_transition(order.status, new_status)
+        # a poll says how an open order stands now: among open statuses, its word wins
+        or (status is None and order.is_open and new_status.is_open)
+        and new_status is not OrderStatus.PENDING_NEW
+    )
     reason = None
     if moved and new_status is OrderStatus.REJECTED:
         reason = snap.reason or "rejected by the broker"

@@ -300,6 +300,7 @@ class OrderTracker:
                 raise OrderClosed(order.order_id, order.status.value)
         broker_id = order.broker_order_id
         assert broker_id is not None
+        before = (order.status, order.updated_at, order.filled_qty)
         try:
             crash_point("broker.cancel.before")
             await self.broker.cancel(broker_id)
@@ -310,7 +311,9 @@ class OrderTracker:
             if not order.is_open:
                 raise OrderClosed(order.order_id, order.status.value) from None
             raise
-        self.applier.cancel_requested(order)
+        if (order.status, order.updated_at, order.filled_qty) == before:
+            # unless the broker already said how the cancel went (an event came first)
+            self.applier.cancel_requested(order)
         self.log.info("Cancel requested for order %s (%s)", order.order_id, order.status.value)
         return order
 
