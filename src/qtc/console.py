@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +31,8 @@ def setup_logging(log_file: Path, console: Console, level: int = logging.INFO) -
     root.addHandler(file_handler)
     terminal = RichHandler(console=console, show_path=False, rich_tracebacks=False)
     terminal.setLevel(level)
+    # lines the console already shows in their own words
+    terminal.addFilter(lambda record: getattr(record, "terminal", True))
     root.addHandler(terminal)
     for noisy in ("uvicorn.error", "websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -43,6 +46,14 @@ def setup_logging(log_file: Path, console: Console, level: int = logging.INFO) -
     )
     access_handler.setFormatter(logging.Formatter(LOG_FORMAT))
     access.addHandler(access_handler)
+
+
+def startup_error(console: Console, message: str) -> int:
+    """Why the run cannot start: one `error: ...` line on the console and in the log; exit 2."""
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    if logging.getLogger().handlers:  # before setup_logging there is no log file yet
+        logging.getLogger("qtc.run").error("error: %s", message, extra={"terminal": False})
+    return 2
 
 
 def make_console() -> Console:

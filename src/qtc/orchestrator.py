@@ -58,6 +58,15 @@ class MinuteReport:
 
 
 @dataclass(slots=True)
+class SkippedMinutes:
+    """Minutes a live run did not trade because they had already passed."""
+
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+@dataclass(slots=True)
 class RunTotals:
     """Counters over the whole run."""
 
@@ -84,10 +93,13 @@ class Orchestrator:
         pace: Callable[[datetime], Awaitable[None]] | None = None,
         settle: Callable[[], Awaitable[None]] | None = None,
         refresh: Callable[[datetime], Awaitable[None]] | None = None,
+        skip_stale: bool = False,
     ) -> None:
         """`pace(moment)` returns once `moment` has come (default: sleep on the clock);
         `settle()` returns once the tracker has applied every update the broker sent;
-        `refresh(minute)` fetches a live feed's new bars before they are read."""
+        `refresh(minute)` fetches a live feed's new bars before they are read;
+        `skip_stale` (live runs): a minute whose turn comes after the next one has also ended
+        is skipped, never run on old bars."""
         self.teams = {spec.team_id: spec for spec in teams}
         self.tracker = tracker
         self.strategies = strategies
@@ -100,6 +112,8 @@ class Orchestrator:
         self.pace = pace or clock.sleep_until
         self.settle = settle
         self.refresh = refresh
+        self.skip_stale = skip_stale
+        self.skipped = SkippedMinutes()
         self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
         self.prices: dict[str, Decimal] = {}
         self._stop = asyncio.Event()
@@ -120,8 +134,38 @@ class Orchestrator:
         while not self._stop.is_set() and (last_minute is None or minute <= last_minute):
             if not await self._wait_for(minute + MINUTE):
                 break
+            if self.skip_stale:
+                latest = self.clock.now().replace(second=0, microsecond=0) - MINUTE
+                if latest > minute:
+                    if last_minute is not None and latest > last_minute:
+                        self.skip_minutes(minute, last_minute)
+                        break
+                    self.skip_minutes(minute, latest - MINUTE)
+                    minute = latest
             await self.run_minute(minute)
             minute += MINUTE
+
+    def skip_minutes(self, first: datetime, last: datetime) -> None:
+        """Record and log, once, the minutes `first`..`last` as skipped (they have passed)."""
+        count = int((last - first) / MINUTE) + 1
+        if count <= 0:
+            return
+        skipped = self.skipped
+        skipped.count += count
+        skipped.first = first if skipped.first is None else min(skipped.first, first)
+        skipped.last = last if skipped.last is None else max(skipped.last, last)
+        shape = "%H:%M" if first.date() == last.date() else "%Y-%m-%d %H:%M"
+        span = (
+            f"{first.strftime(shape)} UTC"
+            if count == 1
+            else f"{first.strftime(shape)} to {last.strftime(shape)} UTC"
+        )
+        log.warning(
+            "Skipped %d missed minute%s (%s): a live run never trades a past minute",
+            count,
+            "" if count == 1 else "s",
+            span,
+        )
 
     async def _wait_for(self, moment: datetime) -> bool:
         """Sleep until `moment` on the clock; False when stopped first."""
@@ -145,7 +189,7 @@ class Orchestrator:
         await self.let_tracker_catch_up()
         self.update_prices(minute, bars)
         open_symbols = self.open_symbols(minute + MINUTE)
-        if open_symbols:
+        if open_symbols and not self.gone_stale(minute):
             views = self.build_views(minute, open_symbols)
             strategies_started = time.perf_counter()
             results = await self.strategies.run_minute(views)
@@ -163,6 +207,14 @@ class Orchestrator:
         if self.on_minute is not None:
             self.on_minute(report)
         return report
+
+    def gone_stale(self, minute: datetime) -> bool:
+        """A live minute whose next minute has ended too (fetching its bars stalled): its
+        strategies are not run, so no order is sent on old bars."""
+        if not self.skip_stale or self.clock.now() < minute + 2 * MINUTE:
+            return False
+        self.skip_minutes(minute, minute)
+        return True
 
     def take_bars(self, minute: datetime) -> dict[str, Bar]:
         """The minute's bars of the symbols trading in it."""

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import shutil
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,11 +15,17 @@ from typing import Any
 
 from rich.console import Console
 
-from qtc.console import StatusLine, make_console, print_summary, setup_logging
+from qtc.console import StatusLine, make_console, print_summary, setup_logging, startup_error
 from qtc.orchestrator import MINUTE, MinuteReport, Orchestrator
 from qtc.settings import Settings
 from qtc.strategies.teams import TeamSpec, load_registry, parse_team_arg
-from qtc.wiring import Components, StartupError, build_components
+from qtc.wiring import (
+    EARLIEST_START,
+    LATEST_START_AHEAD,
+    Components,
+    StartupError,
+    build_components,
+)
 
 log = logging.getLogger("qtc.run")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -101,6 +106,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def team_specs(args: argparse.Namespace) -> list[TeamSpec]:
+    """The teams from --teams, --registry or --demo; a team id given twice is refused."""
     specs = [parse_team_arg(arg) for arg in args.teams]
     if args.registry is not None:
         specs.extend(load_registry(args.registry))
@@ -109,6 +115,11 @@ def team_specs(args: argparse.Namespace) -> list[TeamSpec]:
             TeamSpec(team_id, EXAMPLES / folder, "strategy", "Strategy", Decimal(100000), params)
             for team_id, folder, params in DEMO_TEAMS
         ]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.team_id in seen:
+            raise ValueError(f"team id {spec.team_id!r} is given twice: each team needs its own")
+        seen.add(spec.team_id)
     return specs
 
 
@@ -117,17 +128,19 @@ def run_command(args: argparse.Namespace) -> int:
     console = make_console()
     try:
         settings = settings_from_args(args)
+    except ValueError as e:
+        return startup_error(console, str(e))
+    try:
+        setup_logging(settings.log_file, console)
+    except OSError as e:
+        return startup_error(console, f"cannot write the log file {settings.log_file} ({e})")
+    try:
         specs = team_specs(args)
         start = _parse_start(args.start)
-    except ValueError as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
+    except (ValueError, OSError) as e:
+        return startup_error(console, str(e))
     if not specs:
-        console.print("[red]error:[/red] no teams: give --teams, --registry or --demo")
-        return 2
-    if args.demo and settings.data_dir.exists():
-        shutil.rmtree(settings.data_dir)
-    setup_logging(settings.log_file, console)
+        return startup_error(console, "no teams: give --teams, --registry or --demo")
     market = args.market or ("alpaca" if settings.use_alpaca else "simulated")
     return asyncio.run(
         _run(
@@ -147,11 +160,18 @@ def _parse_start(raw: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise ValueError(f"--start {raw!r} is not an ISO-8601 time") from e
+        if parsed.tzinfo is not None:
+            parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"--start {raw!r} is not an ISO-8601 time ({e})") from e
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if not EARLIEST_START <= parsed <= datetime.now(UTC) + LATEST_START_AHEAD:
+        raise ValueError(
+            f"--start {raw!r} is out of range ({EARLIEST_START.year} to a year from now)"
+        )
+    return parsed
 
 
 async def _run(
@@ -166,11 +186,16 @@ async def _run(
 ) -> int:
     try:
         parts = await build_components(
-            settings, specs, start=start, market=market, bars=bars, demo_keys=demo
+            settings,
+            specs,
+            start=start,
+            market=market,
+            bars=bars,
+            demo_keys=demo,
+            fresh_data=demo,
         )
     except StartupError as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
+        return startup_error(console, str(e))
     orchestrator = parts.orchestrator
     stop_requested = _install_signal_handlers(orchestrator)
     api_url = (

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import gc
-import json
 import logging
-import os
 import socket
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 
 from qtc.api.app import create_app
-from qtc.api.keys import KeyStore
+from qtc.api.keys import KEYS_FILE, KeyStore
 from qtc.api.server import bind_socket, serve
 from qtc.brokers.base import Broker
 from qtc.brokers.ratelimit import RateLimiter
@@ -30,7 +28,16 @@ from qtc.market.calendar import MarketCalendar
 from qtc.market.clock import PacedClock, RealClock
 from qtc.market.replay import ReplayMarket
 from qtc.market.simulated import DEFAULT_UNIVERSE, SimulatedMarket
-from qtc.orchestrator import Orchestrator
+from qtc.orchestrator import MINUTE, Orchestrator
+from qtc.progress import (
+    DataDirLock,
+    StartupError,
+    journal_last_minute,
+    minute_after,
+    read_progress,
+    recorded_in_ledgers,
+    save_progress,
+)
 from qtc.settings import Settings
 from qtc.store.files import FileStore
 from qtc.strategies.sandbox import StrategyPool
@@ -38,8 +45,12 @@ from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
 
 log = logging.getLogger("qtc.run")
-PROGRESS_FILE = "run_state.json"
 DEMO_LEAD_MINUTES = 150
+EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_START_AHEAD = timedelta(days=366)
+
+__all__ = ["Components", "StartupError", "build_components"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,6 +70,7 @@ class Components:
     api_socket: socket.socket | None = None
     limiter: RateLimiter | None = None
     journal: JournaledEngine | None = None
+    lock: DataDirLock | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
 
     def background(self) -> dict[str, Coroutine[Any, Any, Any]]:
@@ -74,11 +86,8 @@ class Components:
         return loops
 
     def save_progress(self, next_minute: datetime) -> None:
-        """Remember where the simulated session got to, so a restart resumes there."""
-        path = self.settings.data_dir / PROGRESS_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"next_minute": next_minute.isoformat()}))
-        os.replace(tmp, path)
+        """Durably remember the next minute to run, so a restart never runs one twice."""
+        save_progress(self.settings.data_dir, next_minute)
 
     def status_fields(self, minute: datetime) -> dict[str, Any]:
         board = self.orchestrator.leaderboard()
@@ -96,6 +105,8 @@ class Components:
         last = self.orchestrator.totals.last_minute
         now = self.clock.now()
         teams = list(self.orchestrator.teams)
+        skipped = self.orchestrator.skipped
+        degraded: str | None = getattr(self.tracker, "degraded", None)
         return {
             "running": not self.orchestrator.stopping,
             "market_open": self.calendar.is_open("SPY", now.replace(second=0, microsecond=0)),
@@ -104,6 +115,11 @@ class Components:
             "broker": self.broker_name,
             "teams": len(teams),
             "open_orders": sum(len(self.tracker.open_orders(t)) for t in teams),
+            "skipped_minutes": skipped.count,
+            "skipped_first": skipped.first.isoformat() if skipped.first else None,
+            "skipped_last": skipped.last.isoformat() if skipped.last else None,
+            "degraded": degraded is not None,
+            "degraded_reason": degraded,
         }
 
     async def close(self) -> None:
@@ -114,10 +130,8 @@ class Components:
             self.limiter.close()
         if self.journal is not None:
             self.journal.close()
-
-
-class StartupError(Exception):
-    """The run cannot start; the message says why and what to do."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _bind_api(settings: Settings) -> socket.socket:
@@ -138,15 +152,6 @@ def _default_start(calendar: MarketCalendar, now: datetime) -> datetime:
     return session.close - timedelta(minutes=DEMO_LEAD_MINUTES)
 
 
-def _resume_minute(data_dir: Path) -> datetime | None:
-    path = data_dir / PROGRESS_FILE
-    try:
-        raw = json.loads(path.read_text())
-        return datetime.fromisoformat(raw["next_minute"]).astimezone(UTC)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 async def build_components(
     settings: Settings,
     specs: list[TeamSpec],
@@ -155,12 +160,44 @@ async def build_components(
     market: str,
     bars: list[Path],
     demo_keys: bool = False,
+    fresh_data: bool = False,
 ) -> Components:
     """Build, load and reconcile everything; nothing runs until the caller starts the loops.
 
-    Raises StartupError (nothing started, nothing written) when the API port is taken."""
-    api_socket = _bind_api(settings) if settings.api_enabled else None
+    Owns the data directory first (`fresh_data` then empties it). Raises StartupError, with
+    nothing started, when the run cannot start: the port is taken, the data directory is in
+    use or unusable, a file in it cannot be read, or `start` is before recorded progress."""
+    lock = DataDirLock.acquire(settings.data_dir)
+    api_socket: socket.socket | None = None
+    try:
+        if fresh_data:
+            lock.clear_folder()
+        api_socket = _bind_api(settings) if settings.api_enabled else None
+        parts = await _build(settings, specs, start, market, bars, demo_keys)
+    except BaseException:
+        if api_socket is not None:
+            api_socket.close()
+        lock.release()
+        raise
+    parts.lock = lock
+    parts.api_socket = api_socket if parts.api_server is not None else None
+    return parts
+
+
+async def _build(
+    settings: Settings,
+    specs: list[TeamSpec],
+    start: datetime | None,
+    market: str,
+    bars: list[Path],
+    demo_keys: bool,
+) -> Components:
     calendar = MarketCalendar()
+    live = market == "alpaca" and settings.use_alpaca
+    journal_path = settings.data_dir / "exchange" / "journal.jsonl"
+    # decided before any file is opened, so that a refused start writes nothing
+    exchanged = None if settings.use_alpaca else journal_last_minute(journal_path)
+    plan = _plan_start(settings, calendar, start=start, live=live, exchanged=exchanged)
     # one budget of REST requests for the whole Alpaca account: orders and market data share it
     limiter = RateLimiter(
         limit=settings.alpaca_rate_limit_per_minute,
@@ -179,14 +216,26 @@ async def build_components(
     else:
         feed = SimulatedMarket(settings.seed, calendar, settings.symbols)
 
-    live = market == "alpaca" and settings.use_alpaca
-    first = start or _resume_minute(settings.data_dir)
-    if first is None:
-        first = (
-            datetime.now(UTC).replace(second=0, microsecond=0)
-            if live
-            else _default_start(calendar, datetime.now(UTC))
+    engine: JournaledEngine | None = None
+    if not settings.use_alpaca:
+        engine = _readable(
+            journal_path,
+            lambda: JournaledEngine.open(
+                journal_path,
+                seed=settings.seed,
+                symbols=feed.universe,
+                # one paper account shared by every team, funded with all their capital
+                buying_power=sum((spec.capital for spec in specs), Decimal(0)),
+                participation=settings.participation,
+                half_spread_bps=settings.half_spread_bps,
+            ),
         )
+    if engine is not None:
+        restored: datetime | None = getattr(engine, "last_minute", None)
+        if restored is not None and restored != exchanged:
+            # the journal's own word, once it keeps one, over our reading of its lines
+            plan = _plan_start(settings, calendar, start=start, live=live, exchanged=restored)
+    first = plan.first
     clock: Clock = RealClock() if live else PacedClock(first, 60_000.0 / settings.speed)
 
     exchange: ExchangeDriver | None = None
@@ -198,15 +247,7 @@ async def build_components(
         broker = AlpacaBroker.from_settings(settings, limiter)
         broker_name = "alpaca"
     else:
-        engine = JournaledEngine.open(
-            settings.data_dir / "exchange" / "journal.jsonl",
-            seed=settings.seed,
-            symbols=feed.universe,
-            # one paper account shared by every team, funded with all their capital
-            buying_power=sum((spec.capital for spec in specs), Decimal(0)),
-            participation=settings.participation,
-            half_spread_bps=settings.half_spread_bps,
-        )
+        assert engine is not None
         broker = SimulatedBroker(engine, clock)
         exchange = ExchangeDriver(engine, feed, clock, calendar, start=first)
         broker_name = "simulated"
@@ -225,7 +266,12 @@ async def build_components(
         cleanup_interval=settings.cleanup_interval * pace,
         market_margin=settings.market_order_margin,
     )
-    await tracker.load()
+    await _loaded(settings.data_dir / "team", tracker.load)
+    keys = (
+        _readable(settings.data_dir / KEYS_FILE, lambda: KeyStore(settings.data_dir / KEYS_FILE))
+        if settings.api_enabled
+        else None
+    )
 
     strategies = StrategyPool(
         specs,
@@ -254,7 +300,10 @@ async def build_components(
         pace=clock.pace_to if isinstance(clock, PacedClock) else None,
         settle=broker.settle if isinstance(broker, SimulatedBroker) else None,
         refresh=getattr(feed, "refresh", None),
+        skip_stale=live,
     )
+    if plan.skipped is not None:
+        orchestrator.skip_minutes(*plan.skipped)
     parts = Components(
         settings=settings,
         orchestrator=orchestrator,
@@ -268,8 +317,7 @@ async def build_components(
         journal=journal,
         limiter=limiter,
     )
-    if settings.api_enabled:
-        keys = KeyStore(settings.data_dir / "api_keys.json")
+    if keys is not None:
         if demo_keys:
             parts.demo_keys = {spec.team_id: keys.issue(spec.team_id) for spec in specs}
         app = create_app(
@@ -281,5 +329,113 @@ async def build_components(
             prices=lambda: orchestrator.prices,
         )
         parts.api_server = serve(app, settings.api_host, settings.api_port)
-        parts.api_socket = api_socket
     return parts
+
+
+def _readable(path: Path, load: Callable[[], T]) -> T:
+    """`load()`, with a file it cannot read turned into one clear StartupError."""
+    try:
+        return load()
+    except Exception as e:
+        raise _unreadable(path, e) from e
+
+
+async def _loaded(path: Path, load: Callable[[], Awaitable[object]]) -> None:
+    """`await load()`, with a file it cannot read turned into one clear StartupError."""
+    try:
+        await load()
+    except Exception as e:
+        raise _unreadable(path, e) from e
+
+
+def _unreadable(path: Path, error: Exception) -> Exception:
+    if isinstance(error, StartupError) or not isinstance(error, (*_CORRUPT, ValueError, OSError)):
+        return error
+    where = "" if str(path) in str(error) else f"{path}: "
+    return StartupError(f"cannot read {where}{error}")
+
+
+def _corrupt_errors() -> tuple[type[Exception], ...]:
+    """The store's and the journal's unreadable-file errors (as they land)."""
+    from qtc.exchange import journal as journal_module
+    from qtc.store import jsonl
+
+    found = (getattr(jsonl, "CorruptFile", None), getattr(journal_module, "JournalCorrupt", None))
+    return tuple(e for e in found if isinstance(e, type) and issubclass(e, Exception))
+
+
+_CORRUPT = _corrupt_errors()
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """The first minute to run, and the passed minutes a live run skips (first, last)."""
+
+    first: datetime
+    skipped: tuple[datetime, datetime] | None = None
+
+
+def _plan_start(
+    settings: Settings,
+    calendar: MarketCalendar,
+    *,
+    start: datetime | None,
+    live: bool,
+    exchanged: datetime | None,
+) -> StartPlan:
+    """Where this run starts: never a minute already run, and, live, never a past one."""
+    data_dir = settings.data_dir
+    recorded, problem = read_progress(data_dir)
+    after_exchange = exchanged + MINUTE if exchanged is not None else None
+    progress = _later(recorded, after_exchange)
+    if recorded is None:
+        ledgers = recorded_in_ledgers(data_dir)
+        evidence = _later(after_exchange, minute_after(ledgers) if ledgers else None)
+        why = problem or f"{data_dir / 'run_state.json'} is missing"
+        if evidence is not None:
+            log.warning(
+                "%s; progress recovered from the exchange journal and the ledgers: "
+                "the next minute is %s",
+                why,
+                evidence.isoformat(),
+            )
+            progress = evidence
+        elif problem is not None:
+            log.warning("%s; nothing else records progress: starting afresh", problem)
+    elif after_exchange is not None and after_exchange > recorded:
+        log.warning(
+            "Minute %s was interrupted after the exchange matched it: it is not run again",
+            exchanged.isoformat() if exchanged else "?",
+        )
+    now = datetime.now(UTC)
+    if start is not None:
+        if live:
+            raise StartupError(
+                "--start is for simulated runs: a live run always starts at the present minute"
+            )
+        if not EARLIEST_START <= start <= now + LATEST_START_AHEAD:
+            raise StartupError(
+                f"--start {start.isoformat()} is out of range "
+                f"({EARLIEST_START.year} to a year from now)"
+            )
+        if progress is not None and start < progress:
+            raise StartupError(
+                f"--start {start.isoformat()} is before the recorded progress of {data_dir} "
+                f"(next minute {progress.isoformat()}): a restart never runs a minute twice; "
+                "start at or after it, or use a new --data-dir"
+            )
+        return StartPlan(start)
+    if live:
+        present = now.replace(second=0, microsecond=0)
+        if progress is not None and progress < present:
+            return StartPlan(present, (progress, present - MINUTE))
+        return StartPlan(present)
+    if progress is not None:
+        return StartPlan(progress)
+    return StartPlan(_default_start(calendar, now))
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)

@@ -14,7 +14,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+from qtc.crashpoints import crash_point
 from qtc.domain.ids import valid_team_id
+from qtc.store import jsonl
 
 KEYS_FILE = "api_keys.json"
 log = logging.getLogger("qtc.api")
@@ -114,25 +116,40 @@ class KeyStore:
         self._stamp = stamp
 
     def _read(self) -> dict[str, str]:
-        raw = json.loads(self._path.read_text(encoding="utf-8"))
+        try:
+            raw = json.loads(self._path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ValueError(f"{self._path} is not valid JSON ({e})") from e
         if not isinstance(raw, dict):
             raise ValueError(f"{self._path}: expected a JSON object of team_id -> sha256")
         return {str(t): str(h) for t, h in raw.items()}
 
     def _write(self, hashes: dict[str, str]) -> None:
+        """Temp file (0600), fsync, rename, fsync the folder: the store's atomic JSON write."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        content = dict(sorted(hashes.items()))
+        store_writer = getattr(jsonl, "write_atomic_json", None)
+        if store_writer is not None:
+            # created private: a hash list is still nobody else's business
+            if not self._path.exists():
+                os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o600))
+            store_writer(self._path, content, point="keys")
+            os.chmod(self._path, 0o600)
+            return
         fd, tmp = tempfile.mkstemp(prefix=".api_keys.", suffix=".tmp", dir=self._path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(dict(sorted(hashes.items())), f, indent=2)
+                json.dump(content, f, indent=2)
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o600)
+            crash_point("keys.tmp_written")
             os.replace(tmp, self._path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        crash_point("keys.renamed")
         dir_fd = os.open(self._path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -142,8 +159,8 @@ class KeyStore:
 
 def issue_key_command(args: argparse.Namespace) -> int:
     """`qtc teams key TEAM [--data-dir DIR]`: issue a key and print it once."""
-    store = KeyStore(Path(args.data_dir) / KEYS_FILE)
     try:
+        store = KeyStore(Path(args.data_dir) / KEYS_FILE)
         key = store.issue(args.team_id)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
