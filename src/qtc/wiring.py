@@ -198,6 +198,11 @@ async def _build(
     # decided before any file is opened, so that a refused start writes nothing
     exchanged = None if settings.use_alpaca else journal_last_minute(journal_path)
     plan = _plan_start(settings, calendar, start=start, live=live, exchanged=exchanged)
+    keys = (
+        _readable(settings.data_dir / KEYS_FILE, lambda: KeyStore(settings.data_dir / KEYS_FILE))
+        if settings.api_enabled
+        else None
+    )
     # one budget of REST requests for the whole Alpaca account: orders and market data share it
     limiter = RateLimiter(
         limit=settings.alpaca_rate_limit_per_minute,
@@ -267,11 +272,6 @@ async def _build(
         market_margin=settings.market_order_margin,
     )
     await _loaded(settings.data_dir / "team", tracker.load)
-    keys = (
-        _readable(settings.data_dir / KEYS_FILE, lambda: KeyStore(settings.data_dir / KEYS_FILE))
-        if settings.api_enabled
-        else None
-    )
 
     strategies = StrategyPool(
         specs,
