@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from qtc.domain.orders import Order
+from qtc.store.errors import CorruptFile
 from qtc.store.jsonl import (
     FsyncCounter,
     append_line,
+    make_private_dir,
     read_last,
     read_lines,
+    read_numbered,
     remove_durably,
     repair_tail,
     write_atomic,
@@ -51,27 +54,39 @@ class FileStore:
     def _writable(self, team_id: str, name: str) -> Path:
         path = self.team_dir(team_id) / name
         if path not in self._ready:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.data_dir)
+            make_private_dir(self.root)
+            make_private_dir(path.parent)
             repair_tail(path, self.log)
             self._ready.add(path)
         return path
 
+    def _append(self, team_id: str, name: str, obj: Any, point: str | None) -> None:
+        path = self._writable(team_id, name)
+        try:
+            append_line(path, obj, self.fsyncs if point else None, point=point)
+        except OSError:
+            self._ready.discard(path)  # check (and repair) the tail again before the next one
+            raise
+
     # ledger
 
     def load_trades(self, team_id: str) -> list[TradeRecord]:
-        """The team's whole ledger, oldest first; malformed lines are skipped with a warning."""
+        """The team's whole ledger, oldest first. A line that cannot be read raises
+        CorruptFile (file and line): money never moves silently. Only a torn last line (a
+        crash mid-append, never acknowledged) is skipped."""
         out: list[TradeRecord] = []
         path = self.team_dir(team_id) / TRADES
-        for data in read_lines(path, self.log):
+        for number, data in read_numbered(path, self.log, strict=True):
             try:
                 out.append(TradeRecord.from_json(data))
-            except (KeyError, ValueError, TypeError) as e:
-                self.log.warning("Skipping malformed trade line in %s: %s", path, e)
+            except (KeyError, ValueError, TypeError, ArithmeticError) as e:
+                raise CorruptFile(path, number, f"bad trade line: {e!r:.200}") from e
         return out
 
     def append_trade(self, record: TradeRecord) -> None:
-        """Append one ledger line, fsynced."""
-        append_line(self._writable(record.team_id, TRADES), record.to_json(), self.fsyncs)
+        """Append one ledger line, fsynced (OSError: not written, nothing left behind)."""
+        self._append(record.team_id, TRADES, record.to_json(), "trades")
 
     def recent_trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         """The last `limit` ledger lines, newest first."""
@@ -93,13 +108,18 @@ class FileStore:
         if not orders:
             remove_durably(path, self.fsyncs if new_order else None)
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, (order_to_dict(o) for o in orders), self.fsyncs, sync_dir=new_order)
+        make_private_dir(folder)
+        write_atomic(
+            path,
+            (order_to_dict(o) for o in orders),
+            self.fsyncs,
+            sync_dir=new_order,
+            point="pending",
+        )
 
     def append_order_history(self, order: Order) -> None:
         """Append the closed order to orders.jsonl, fsynced."""
-        path = self._writable(order.team_id, HISTORY)
-        append_line(path, order_to_dict(order), self.fsyncs)
+        self._append(order.team_id, HISTORY, order_to_dict(order), "history")
 
     def load_order_history(self, team_id: str) -> list[Order]:
         """Every orders.jsonl line, oldest first."""
@@ -110,7 +130,7 @@ class FileStore:
         for data in read_lines(path, self.log):
             try:
                 out.append(order_from_dict(data))
-            except (KeyError, ValueError, TypeError) as e:
+            except (KeyError, ValueError, TypeError, ArithmeticError) as e:
                 self.log.warning("Skipping malformed order line in %s: %s", path, e)
         return out
 
@@ -119,12 +139,11 @@ class FileStore:
     def append_snapshot(self, team_id: str, at: datetime, snapshot: Mapping[str, Any]) -> None:
         """Append to portfolio/YYYY-MM-DD.jsonl (not fsynced: snapshots are derived data)."""
         day = at.astimezone(UTC).strftime("%Y-%m-%d")
-        path = self._writable(team_id, f"{PORTFOLIO}/{day}.jsonl")
-        append_line(path, dict(snapshot), None)
+        self._append(team_id, f"{PORTFOLIO}/{day}.jsonl", dict(snapshot), None)
 
     def append_error(self, team_id: str, record: Mapping[str, Any]) -> None:
         """Append one errors.jsonl line, fsynced."""
-        append_line(self._writable(team_id, ERRORS), dict(record), self.fsyncs)
+        self._append(team_id, ERRORS, dict(record), "errors")
 
     def recent_errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         """The last `limit` errors, newest first."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -9,7 +11,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from qtc.crashpoints import crash_point
+from qtc.store.errors import CorruptFile
+
 _BLOCK = 64 * 1024
+FILE_MODE = 0o600  # data files are private to the organiser's account
+DIR_MODE = 0o700
 
 
 class FsyncCounter:
@@ -24,13 +31,20 @@ class FsyncCounter:
         self.count += 1
 
 
+DEFAULT_FSYNC = FsyncCounter()
+
+
 def dumps(obj: Any) -> str:
     """One compact JSON line (no newline)."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def repair_tail(path: Path, log: logging.Logger) -> None:
-    """Cut a torn last line (a crash mid-append) so the next append starts on a fresh line."""
+    """Make the file end on a whole line before the next append.
+
+    A last line that is complete JSON but lost its newline (a write cut just before it) keeps
+    its place: the newline is added. A truly partial last line is moved to `<file>.torn`
+    beside it, with a warning, and cut: never silently dropped."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -43,11 +57,37 @@ def repair_tail(path: Path, log: logging.Logger) -> None:
             return
         keep = _last_newline_end(f, size)
         f.seek(keep)
-        torn = f.read(200)
-        log.warning("Skipping torn last line of %s (%d bytes): %r", path, size - keep, torn)
+        tail = f.read(size - keep)
+        if _parse(tail) is not None:
+            f.seek(size)
+            f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+            log.warning("Completed the last line of %s (its newline was missing)", path)
+            return
+        keep_torn(path, tail, log)
         f.truncate(keep)
         f.flush()
         os.fsync(f.fileno())
+        log.warning(
+            "Moved the torn last line of %s (%d bytes) to %s.torn: %r",
+            path,
+            size - keep,
+            path.name,
+            tail[:200],
+        )
+
+
+def keep_torn(path: Path, raw: bytes, log: logging.Logger) -> None:
+    """Append bytes that could not be read to `<file>.torn` (fsynced), so nothing is lost."""
+    torn = path.with_name(path.name + ".torn")
+    data = raw if raw.endswith(b"\n") else raw + b"\n"
+    fd = os.open(torn, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _last_newline_end(f: Any, size: int) -> int:
@@ -64,36 +104,110 @@ def _last_newline_end(f: Any, size: int) -> int:
     return 0
 
 
-def append_line(path: Path, obj: Any, fsync: FsyncCounter | None) -> None:
-    """Append one whole line; with `fsync`, it is on stable storage when this returns."""
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "write wrote nothing")
+        view = view[written:]
+
+
+def _point(point: str | None, step: str) -> None:
+    if point is not None:
+        crash_point(f"{point}.{step}")
+
+
+def append_line(
+    path: Path, obj: Any, fsync: FsyncCounter | None, *, point: str | None = None
+) -> None:
+    """Append one whole line; with `fsync`, it is on stable storage when this returns.
+
+    On any OSError (a full disk, EIO, a file size limit) the file is cut back to where it was,
+    so no torn bytes stay for the next line to be glued to, and the error is raised: the
+    change was not made durable and must not be acknowledged."""
     data = (dumps(obj) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    _point(point, "before_append")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
     try:
-        written = os.write(fd, data)
-        while written < len(data):
-            written += os.write(fd, data[written:])
-        if fsync is not None:
-            fsync.fsync(fd)
+        start = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+            _point(point, "written")
+            if fsync is not None:
+                fsync.fsync(fd)
+        except OSError:
+            _cut_back(fd, start)
+            raise
+        _point(point, "synced")
     finally:
         os.close(fd)
+
+
+def _cut_back(fd: int, size: int) -> None:
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    except OSError:
+        # the tail is repaired (moved to .torn) before the next append of a restarted process
+        pass
 
 
 def write_atomic(
-    path: Path, objs: Iterable[Any], fsync: FsyncCounter, *, sync_dir: bool = True
+    path: Path,
+    objs: Iterable[Any],
+    fsync: FsyncCounter,
+    *,
+    sync_dir: bool = True,
+    point: str | None = None,
 ) -> None:
     """Replace `path` with these lines: write a temp file, fsync, rename, fsync the folder
     (`sync_dir`; without it a power loss may leave the previous complete version)."""
-    tmp = path.with_name(path.name + ".tmp")
     data = "".join(dumps(o) + "\n" for o in objs).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    write_atomic_bytes(path, data, fsync, sync_dir=sync_dir, point=point)
+
+
+def write_atomic_json(
+    path: Path, obj: Any, fsync: FsyncCounter | None = None, *, point: str | None = None
+) -> None:
+    """Replace `path` with one JSON document, durably (temp, fsync, rename, fsync folder)."""
+    data = (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    write_atomic_bytes(path, data, fsync or DEFAULT_FSYNC, point=point)
+
+
+def write_atomic_bytes(
+    path: Path,
+    data: bytes,
+    fsync: FsyncCounter,
+    *,
+    sync_dir: bool = True,
+    point: str | None = None,
+) -> None:
+    """The one atomic rewrite: temp file (0600), fsync, rename over `path`, fsync the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
-        os.write(fd, data)
+        _write_all(fd, data)
         fsync.fsync(fd)
-    finally:
+    except OSError:
         os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    os.close(fd)
+    _point(point, "tmp_written")
     os.replace(tmp, path)
+    _point(point, "renamed")
     if sync_dir:
         fsync_dir(path.parent, fsync)
+
+
+def make_private_dir(folder: Path) -> None:
+    """Create `folder` (and parents) as 0700 if it is missing."""
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        with contextlib.suppress(OSError):
+            folder.chmod(DIR_MODE)
 
 
 def remove_durably(path: Path, fsync: FsyncCounter | None) -> None:
@@ -117,7 +231,19 @@ def fsync_dir(folder: Path, fsync: FsyncCounter) -> None:
 
 def read_lines(path: Path, log: logging.Logger) -> Iterator[dict[str, Any]]:
     """Every JSON object line of `path`, oldest first; unreadable lines are skipped with a
-    warning (a torn last line is the expected case after a crash)."""
+    warning (they stay in the file)."""
+    for _, obj in read_numbered(path, log):
+        yield obj
+
+
+def read_numbered(
+    path: Path, log: logging.Logger, *, strict: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every JSON object line of `path`, oldest first.
+
+    A torn last line (a crash mid-append: no newline, not JSON) is skipped with a warning; it
+    is moved to `.torn` before the next append. Any other unreadable line is a warning too, or
+    with `strict` a CorruptFile naming the file and the line."""
     try:
         f = path.open("rb")
     except FileNotFoundError:
@@ -125,18 +251,21 @@ def read_lines(path: Path, log: logging.Logger) -> Iterator[dict[str, Any]]:
     with f:
         for number, raw in enumerate(f, start=1):
             obj = _parse(raw)
-            if obj is None:
-                if raw.strip():
-                    torn = not raw.endswith(b"\n")
-                    log.warning(
-                        "Skipping %s line %d of %s: %r",
-                        "torn last" if torn else "unreadable",
-                        number,
-                        path,
-                        raw[:200],
-                    )
+            if obj is not None:
+                yield number, obj
                 continue
-            yield obj
+            if not raw.strip():
+                continue
+            torn = not raw.endswith(b"\n")
+            if strict and not torn:
+                raise CorruptFile(path, number, f"not a JSON object: {raw[:120]!r}")
+            log.warning(
+                "Skipping %s line %d of %s: %r",
+                "torn last" if torn else "unreadable",
+                number,
+                path,
+                raw[:200],
+            )
 
 
 def read_last(path: Path, limit: int, log: logging.Logger) -> list[dict[str, Any]]:

@@ -132,6 +132,7 @@ def order_fields(order: Order) -> dict[str, Any]:
         "broker_order_id": order.broker_order_id,
         "reason": order.reason,
         "extra": order.extra,
+        **({"broker_status": order.broker_status} if order.broker_status is not None else {}),
     }
 
 
@@ -161,4 +162,5 @@ def order_from_dict(data: dict[str, Any]) -> Order:
         reason=data.get("reason"),
         extra=dict(data.get("extra") or {}),
         not_found_count=int(data.get("not_found_count") or 0),
+        broker_status=data.get("broker_status"),
     )
