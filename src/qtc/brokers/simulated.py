@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 
 from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
+from qtc.domain.errors import BrokerUnavailable
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
 from qtc.exchange.engine import ExchangeEngine
@@ -78,12 +79,20 @@ class SimulatedBroker:
             stream.push(update)
 
     async def submit(self, request: OrderRequest) -> BrokerOrder:
-        """Place an order; fills that happen at once are already queued on the stream."""
-        return self.engine.submit(request, self.clock.now())
+        """Place an order; fills that happen at once are already queued on the stream.
+
+        BrokerUnavailable when the exchange cannot journal the command (it did not happen)."""
+        try:
+            return self.engine.submit(request, self.clock.now())
+        except OSError as e:
+            raise BrokerUnavailable(f"simulated exchange cannot journal the order: {e}") from e
 
     async def cancel(self, broker_order_id: str) -> None:
         """Cancel an open order; the `canceled` event is queued on the stream."""
-        self.engine.cancel(broker_order_id, self.clock.now())
+        try:
+            self.engine.cancel(broker_order_id, self.clock.now())
+        except OSError as e:
+            raise BrokerUnavailable(f"simulated exchange cannot journal the cancel: {e}") from e
 
     async def get_order(self, broker_order_id: str) -> BrokerOrder:
         """One order by the exchange's id; OrderNotFound if there is none."""

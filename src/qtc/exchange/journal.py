@@ -2,21 +2,20 @@
 
 The engine is deterministic for a seed and a sequence of commands, so replaying the journal
 into a fresh engine rebuilds exactly the book, fills and account it had. Each command is
-appended (one whole line, flushed) before the engine runs it, so the exchange is never behind
-the ledger the tracker writes from its events; a torn last line is skipped.
+appended (one whole line, fsynced) before the engine runs it, so the exchange is never behind
+the ledger the tracker writes from its events; a torn last line is moved aside (`.torn`).
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from qtc.domain.decimals import dec_str
 from qtc.domain.enums import OrderType, Side, TimeInForce
@@ -24,6 +23,7 @@ from qtc.domain.errors import QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest
 from qtc.exchange.engine import ExchangeEngine
+from qtc.store.jsonl import FsyncCounter, append_line, make_private_dir, repair_tail
 
 log = logging.getLogger("qtc.exchange.journal")
 
@@ -83,54 +83,106 @@ def _bars_from(data: Mapping[str, list[str]]) -> dict[str, Bar]:
     return bars
 
 
+class JournalCorrupt(Exception):
+    """A journal line that cannot be replayed (not the torn last line of a crash)."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        super().__init__(f"{path} line {line}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+
+_PARAMS = ("seed", "symbols", "buying_power", "participation", "half_spread_bps")
+
+
+def _params_json(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "seed": params["seed"],
+        "symbols": sorted(params["symbols"]),
+        "buying_power": dec_str(Decimal(params["buying_power"])),
+        "participation": dec_str(Decimal(params["participation"])),
+        "half_spread_bps": dec_str(Decimal(params["half_spread_bps"])),
+    }
+
+
+def _params_from(header: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "seed": int(header["seed"]),
+        "symbols": list(header["symbols"]),
+        "buying_power": Decimal(header["buying_power"]),
+        "participation": Decimal(header["participation"]),
+        "half_spread_bps": Decimal(header["half_spread_bps"]),
+    }
+
+
 class JournaledEngine(ExchangeEngine):
-    """An ExchangeEngine whose commands are appended to `journal_path` before they run."""
+    """An ExchangeEngine whose commands are appended (fsynced) to `journal_path` before they run.
+
+    The journal's first record carries the parameters it was written with, and a restart
+    replays with those, whatever this run asks. A minute is an idempotent step keyed by the
+    minute: matching a minute at or before `last_minute` does nothing, so a kill between the
+    journal and the run's progress never matches a bar twice.
+    """
 
     def __init__(self, journal_path: Path, **engine_args: Any) -> None:
         super().__init__(**engine_args)
         self._journal_path = journal_path
-        self._journal: IO[str] | None = None
+        self._writing = False
+        self._fsync = FsyncCounter()
+        self.params = dict(engine_args)
+        self.last_minute: datetime | None = None
+        self.last_session_end: datetime | None = None
 
     @classmethod
     def open(cls, journal_path: Path, **engine_args: Any) -> JournaledEngine:
-        """A fresh engine with the journal's commands replayed into it, ready to append."""
-        engine = cls(journal_path, **engine_args)
-        replayed = engine._replay()
-        journal_path.parent.mkdir(parents=True, exist_ok=True)
-        engine._journal = journal_path.open("a", encoding="utf-8")
-        if replayed:
-            log.info("Simulated exchange restored from %d journaled commands", replayed)
+        """An engine with the journal's commands replayed into it, ready to append.
+
+        Raises JournalCorrupt when a line other than a torn last one cannot be replayed."""
+        make_private_dir(journal_path.parent)
+        repair_tail(journal_path, log)
+        records = list(_read(journal_path))
+        asked = {k: engine_args[k] for k in _PARAMS if k in engine_args}
+        params = dict(engine_args)
+        if records and records[0][1].get("op") == "open":
+            number, header = records.pop(0)
+            try:
+                kept = _params_from(header)
+            except (KeyError, ValueError, TypeError, ArithmeticError) as e:
+                raise JournalCorrupt(journal_path, number, f"bad header: {e!r:.200}") from e
+            asked_json = _params_json(asked) if len(asked) == len(_PARAMS) else {}
+            for name, value in _params_json(kept).items():
+                if name in asked_json and asked_json[name] != value:
+                    log.warning(
+                        "This run asks the simulated exchange for %s=%s; keeping the journal's "
+                        "%s=%s (its orders were accepted under it)",
+                        name,
+                        asked_json[name],
+                        name,
+                        value,
+                    )
+            params.update(kept)
+        engine = cls(journal_path, **params)
+        for number, record in records:
+            try:
+                engine._apply(record)
+            except QTCError:
+                pass  # a command that failed the first time fails again: same state
+            except (KeyError, ValueError, TypeError, ArithmeticError) as e:
+                raise JournalCorrupt(journal_path, number, f"cannot replay: {e!r:.200}") from e
+        engine._writing = True
+        if (not records and not journal_path.exists()) or journal_path.stat().st_size == 0:
+            engine._write({"op": "open", "version": 1, **_params_json(params)})
+        if records:
+            log.info("Simulated exchange restored from %d journaled commands", len(records))
         return engine
 
     def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        self._writing = False
 
     def _write(self, record: dict[str, Any]) -> None:
-        if self._journal is not None:
-            self._journal.write(json.dumps(record, separators=(",", ":")) + "\n")
-            self._journal.flush()
-
-    def _replay(self) -> int:
-        try:
-            lines = self._journal_path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return 0
-        count = 0
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                if number == len(lines):
-                    log.warning("Skipping torn last line of %s", self._journal_path)
-                    continue
-                raise
-            # a command that failed the first time fails again: same outcome, same state
-            with contextlib.suppress(QTCError):
-                self._apply(record)
-            count += 1
-        return count
+        if self._writing:
+            append_line(self._journal_path, record, self._fsync, point="journal")
 
     def _apply(self, record: Mapping[str, Any]) -> None:
         op = record["op"]
@@ -144,8 +196,10 @@ class JournaledEngine(ExchangeEngine):
         elif op == "minute":
             minute = datetime.fromisoformat(record["minute"])
             super().on_minute(minute, _bars_from(record["bars"]), now)
+            self.last_minute = minute
         elif op == "end_session":
             super().end_session(now)  # type: ignore[arg-type]
+            self.last_session_end = now
         elif op == "set_price":
             liquidity = record.get("liquidity")
             super().set_price(
@@ -171,19 +225,35 @@ class JournaledEngine(ExchangeEngine):
     def on_minute(
         self, minute: datetime, bars: Mapping[str, Bar], now: datetime | None = None
     ) -> None:
-        self._write(
-            {
-                "op": "minute",
-                "minute": minute.isoformat(),
-                "now": _time(now),
-                "bars": _bars_json(bars),
-            }
-        )
+        if self.last_minute is not None and minute <= self.last_minute:
+            log.info("Minute %s was already matched; not matching it again", minute.isoformat())
+            return
+        record = {
+            "op": "minute",
+            "minute": minute.isoformat(),
+            "now": _time(now),
+            "bars": _bars_json(bars),
+        }
+        try:
+            self._write(record)
+        except OSError as e:
+            # not journaled, so not matched either: a replay stays the same exchange
+            log.error("Exchange journal cannot record minute %s (%s); skipping it", minute, e)
+            return
         super().on_minute(minute, bars, now)
+        self.last_minute = minute
 
     def end_session(self, now: datetime) -> builtins.list[BrokerOrder]:
-        self._write({"op": "end_session", "now": _time(now)})
-        return super().end_session(now)
+        if self.last_session_end is not None and now <= self.last_session_end:
+            return []
+        try:
+            self._write({"op": "end_session", "now": _time(now)})
+        except OSError as e:
+            log.error("Exchange journal cannot record the session close (%s); day orders stay", e)
+            return []
+        expired = super().end_session(now)
+        self.last_session_end = now
+        return expired
 
     def set_price(self, symbol: str, price: Decimal, liquidity: Decimal | None = None) -> None:
         self._write(
@@ -195,3 +265,22 @@ class JournaledEngine(ExchangeEngine):
             }
         )
         super().set_price(symbol, price, liquidity)
+
+
+def _read(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, record) for every journal line; a bad one raises JournalCorrupt."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return
+    with f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError as e:
+                raise JournalCorrupt(path, number, f"not JSON: {raw[:120]!r}") from e
+            if not isinstance(record, dict) or "op" not in record:
+                raise JournalCorrupt(path, number, f"not a journal command: {raw[:120]!r}")
+            yield number, record
