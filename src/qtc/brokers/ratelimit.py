@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
+
+from qtc.store.jsonl import FsyncCounter, append_line, make_private_dir, write_atomic
+
+log = logging.getLogger("qtc.ratelimit")
 
 
 class RateLimiter:
@@ -40,13 +45,14 @@ class RateLimiter:
         self._slots: deque[float] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self.requests = 0
-        self._journal: IO[str] | None = None
+        self._journal: Path | None = None
+        self._fsync = FsyncCounter()
         if journal is not None:
             self._slots.extend(self._recent_slots(journal))
-            journal.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(journal.parent)
             # keep only the window that still matters, then append to it
-            journal.write_text("".join(f"{slot!r}\n" for slot in self._slots))
-            self._journal = journal.open("a", encoding="utf-8")
+            write_atomic(journal, list(self._slots), self._fsync)
+            self._journal = journal
 
     def _recent_slots(self, journal: Path) -> list[float]:
         try:
@@ -59,7 +65,7 @@ class RateLimiter:
             try:
                 slot = float(line)
             except ValueError:
-                continue  # a torn last line
+                continue  # a torn last line: the slot was not spent
             if slot > since:
                 slots.append(slot)
         return sorted(slots)[-self.limit :]
@@ -76,14 +82,15 @@ class RateLimiter:
             self._slots.append(slot)
             self.requests += 1
             if self._journal is not None:
-                self._journal.write(f"{slot!r}\n")
-                self._journal.flush()
+                try:
+                    append_line(self._journal, slot, self._fsync, point="requests_log")
+                except OSError as e:
+                    # the request still waits for its slot; only a restart's memory of it is lost
+                    log.error("Cannot record an Alpaca request slot in %s: %s", self._journal, e)
             return slot - now
 
     def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        self._journal = None
 
     async def acquire(self) -> None:
         """Wait (without blocking the event loop) until a request may be sent."""
