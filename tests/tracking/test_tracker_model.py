@@ -84,7 +84,6 @@ class TrackerModel(RuleBasedStateMachine):
         self.venue = ModelVenue(self.clock.now)
         self.disk_full = False
         self.unknown_used = False
-        self.settled = False
         self.delivered: list[Any] = []
         self.submitted: dict[str, str] = {}  # order_id -> team
         self.tracker = self._new_tracker()
@@ -114,7 +113,6 @@ class TrackerModel(RuleBasedStateMachine):
 
     def _tick(self) -> None:
         self.clock.set(self.clock.now() + _SECOND)
-        self.settled = False
 
     def _pick(self, orders: list[VenueOrder], i: int) -> VenueOrder | None:
         return orders[i % len(orders)] if orders else None
@@ -285,7 +283,6 @@ class TrackerModel(RuleBasedStateMachine):
             self.delivered.append(event)
             self.run(self.tracker.apply_update(event))
         self.run(self.tracker.reconcile())
-        self.settled = True
         self._check_settled()
 
     # what must hold
