@@ -113,6 +113,7 @@ class Orchestrator:
         self.settle = settle
         self.refresh = refresh
         self.skip_stale = skip_stale
+        self.before_send: Callable[[datetime], None] | None = None
         self.skipped = SkippedMinutes()
         self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
         self.prices: dict[str, Decimal] = {}
@@ -196,6 +197,10 @@ class Orchestrator:
             report.strategies_s = time.perf_counter() - strategies_started
             report.teams_run = len(results)
             intents = self.validate(results, open_symbols, report)
+            if intents and self.before_send is not None:
+                # progress past this minute is durable before any of its orders leaves: a kill
+                # mid-send restarts at the next minute, never sending this one's orders twice
+                self.before_send(minute)
             await self.send(intents, report)
         self.tracker.flush()
         self.tracker.write_snapshots()

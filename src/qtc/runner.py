@@ -247,6 +247,7 @@ async def run_session(
             on_minute(report)
 
     orchestrator.on_minute = minute_done
+    orchestrator.before_send = lambda minute: parts.save_progress(minute + MINUTE)
     exit_code = 0
     try:
         await orchestrator.run(parts.first_minute, last)
