@@ -21,10 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from qtc.domain.portfolio import Portfolio
-from qtc.exchange.journal import JournaledEngine
-from qtc.store.records import TradeRecord
 from tests.e2e.conftest import (
     Exchange,
     Processes,
@@ -33,6 +29,10 @@ from tests.e2e.conftest import (
     read_lines,
     start_exchange,
 )
+
+from qtc.domain.portfolio import Portfolio
+from qtc.exchange.journal import JournaledEngine
+from qtc.store.records import TradeRecord
 
 STRATEGY = Path(__file__).parent / "strategies" / "churn"
 SYMBOLS = ["BTC/USD", "ETH/USD"]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.e2e.conftest import Exchange, Processes
 
 from qtc.crashpoints import CRASH_EXIT, POINTS
-from tests.e2e.conftest import Exchange, Processes
 
 from .harness import Scenario, check, start_alpaca_exchange
 
