@@ -10,7 +10,10 @@ orders, and no minute's order sent twice. Points the scenario never reaches are 
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,3 +122,26 @@ def test_every_crash_point_in_alpaca_mode_against_qtc_exchange(
 ) -> None:
     exchange = start_alpaca_exchange(processes, tmp_path)
     _assert_ok(_walk(tmp_path, processes, exchange))
+
+
+@pytest.mark.parametrize("point", ["keys.tmp_written", "keys.renamed"])
+def test_a_key_issue_killed_at_any_point_leaves_a_whole_key_file(
+    tmp_path: Path, point: str
+) -> None:
+    data = tmp_path / "data"
+    issue = [sys.executable, "-m", "qtc", "teams", "key", "--data-dir", str(data)]
+    assert subprocess.run([*issue, "alpha"], capture_output=True, timeout=60).returncode == 0
+    before = json.loads((data / "api_keys.json").read_text())
+    killed = subprocess.run(
+        [*issue, "bravo"],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "QTC_CRASH_AT": point},
+    )
+    assert killed.returncode == CRASH_EXIT
+    after = json.loads((data / "api_keys.json").read_text())  # whole JSON, old or new
+    assert after == before if point == "keys.tmp_written" else set(after) == {"alpha", "bravo"}
+    again = subprocess.run([*issue, "bravo"], capture_output=True, timeout=60)
+    assert again.returncode == 0
+    assert set(json.loads((data / "api_keys.json").read_text())) == {"alpha", "bravo"}
+    print(f"{point:<27} keys       1 of 1             ok")

@@ -51,7 +51,7 @@ class Strategy:
             if order.get("status") in ("pending_cancel", "pending_new") or tag.endswith(":r"):
                 continue
             age = (now - _time(order["created_at"])).total_seconds() / 60
-            if age >= 2:
+            if age >= 2 or (tag.endswith(":c") and age >= 1):
                 signals.append({"action": "cancel", "order_id": order["order_id"]})
 
         def add(slot, **signal):
@@ -67,6 +67,17 @@ class Strategy:
             order_type="limit",
             time_in_force="gtc",
         )
+        if (minute + self.variant) % 2 == 0:
+            # far below the price: rests until the next minute cancels it
+            add(
+                "c",
+                symbol=ETH,
+                action="buy",
+                quantity=1,
+                price=round(eth * 0.95, 2),
+                order_type="limit",
+                time_in_force="gtc",
+            )
         if (minute + self.variant) % 2 == 1:
             quantity = math.floor(_free(team, orders, BTC) * 0.5 * 10_000) / 10_000
             if quantity > 0:
