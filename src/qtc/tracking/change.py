@@ -81,8 +81,12 @@ def decide(
     moved = new_status != order.status and (
         can_transition(order.status, new_status)
         # a poll says how an open order stands now: among open statuses, its word wins
-        or (status is None and order.is_open and new_status.is_open)
-        and new_status is not OrderStatus.PENDING_NEW
+        or (
+            status is None
+            and order.is_open
+            and new_status.is_open
+            and new_status is not OrderStatus.PENDING_NEW
+        )
     )
     reason = None
     if moved and new_status is OrderStatus.REJECTED:
