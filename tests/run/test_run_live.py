@@ -1,0 +1,148 @@
+"""A live run (Alpaca, real clock) restarted hours later trades only the present minute: the
+missed minutes are logged once as skipped and shown in /api/v1/status."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import clean_env, wait_until
+
+STRATEGY = Path(__file__).parent / "strategies" / "minutes"
+KEY, SECRET = "live-key", "live-secret"
+URL_PREFIX = "QTC exchange base URL: "
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_a_live_restart_skips_the_missed_minutes_and_trades_only_the_present(
+    tmp_path: Path,
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        out = tmp_path / "exchange.out"
+        with out.open("wb") as sink:
+            exchange = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "qtc",
+                    "exchange",
+                    "--port",
+                    "0",
+                    "--clock",
+                    "real",
+                    "--symbols",
+                    "BTC/USD",
+                    "ETH/USD",
+                    "--key",
+                    KEY,
+                    "--secret",
+                    SECRET,
+                    "--buying-power",
+                    "100000000",
+                ],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=clean_env(),
+            )
+        started.append(exchange)
+
+        def url() -> str | None:
+            assert exchange.poll() is None, out.read_text()
+            for line in out.read_text().splitlines():
+                if line.startswith(URL_PREFIX):
+                    return line[len(URL_PREFIX) :].strip()
+            return None
+
+        base = wait_until(url, 30, "qtc exchange to print its URL")
+        data, log = tmp_path / "data", tmp_path / "qtc.log"
+        data.mkdir()
+        # the last run stopped three hours ago
+        restart = datetime.now(UTC).replace(second=0, microsecond=0)
+        gap_start = restart - timedelta(minutes=180)
+        (data / "run_state.json").write_text(json.dumps({"next_minute": gap_start.isoformat()}))
+        port = _free_port()
+        env = clean_env(
+            ALPACA_API_KEY=KEY,
+            ALPACA_API_SECRET=SECRET,
+            ALPACA_BASE_URL=base,
+            ALPACA_STREAM_URL=base.replace("http://", "ws://") + "/stream",
+            ALPACA_DATA_URL=base,
+        )
+        command = [sys.executable, "-m", "qtc", "run", "--market", "alpaca"]
+        command += ["--symbols", "BTC/USD", "ETH/USD", "--data-dir", str(data)]
+        command += ["--teams", f"alpha;{STRATEGY};strategy:Strategy;100000"]
+        command += ["--log-file", str(log), "--api-port", str(port), "--duration", "2"]
+        with (tmp_path / "run.out").open("wb") as sink:
+            run = subprocess.Popen(
+                command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
+        started.append(run)
+
+        def skipped_logged() -> bool:
+            assert run.poll() is None, (tmp_path / "run.out").read_text()
+            return log.exists() and "Skipped" in log.read_text()
+
+        wait_until(skipped_logged, 60, "the run to log the skipped minutes")
+        skipped = [line for line in log.read_text().splitlines() if "Skipped" in line]
+        gap_end = restart - timedelta(minutes=1)
+        assert len(skipped) == 1
+        assert (
+            f"Skipped 180 missed minutes ({gap_start:%H:%M} to {gap_end:%H:%M} UTC): "
+            "a live run never trades a past minute"
+        ) in skipped[0]
+
+        def status() -> dict[str, object] | None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5)
+            except httpx.TransportError:
+                return None
+            return dict(answer.json()) if answer.status_code == 200 else None
+
+        body = wait_until(status, 30, "the API to answer")
+        assert body["skipped_minutes"] == 180
+        assert body["skipped_first"] == gap_start.isoformat()
+        assert body["skipped_last"] == gap_end.isoformat()
+        assert body["degraded"] is False and body["degraded_reason"] is None
+
+        orders = data / "team" / "alpha" / "orders.jsonl"
+        wait_until(lambda: _lines(orders), 150, "an order for a present minute")
+        run.wait(150)
+        assert run.returncode == 0
+        for order in _lines(orders):
+            created = datetime.fromisoformat(str(order["created_at"]))
+            assert created >= restart, order
+            extra = order["extra"]
+            assert isinstance(extra, dict)
+            seen = datetime.fromisoformat(str(extra["reason"]).removeprefix("bar "))
+            assert seen >= restart - timedelta(minutes=1), order
+        assert len(_lines(orders)) <= 2
+    finally:
+        for process in reversed(started):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
