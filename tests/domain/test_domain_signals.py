@@ -130,9 +130,28 @@ def test_cancel_signal() -> None:
 
 
 def test_huge_quantities_are_numbers_not_crashes() -> None:
-    assert check(signal(quantity=1e30)).quantity == Decimal(10) ** 30
     assert to_decimal("1E+30") == Decimal(10) ** 30
     assert dec_str(Decimal("1E+30")) == "1" + "0" * 30
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "text"),
+    [
+        ("quantity", 1e30, "too large"),
+        ("quantity", "1E+1000000", "quantity"),
+        ("quantity", "1e999999", "quantity"),
+        ("price", "1e-999999", "price"),
+        ("quantity", "9" * 5000, "too long"),
+    ],
+)
+def test_numbers_outside_the_domain_rule_are_a_clear_signal_error(
+    field: str, value: object, text: str
+) -> None:
+    raw = signal(**{field: value, "order_type": "limit"} if field == "price" else {field: value})
+    with pytest.raises(InvalidSignal) as caught:
+        check(raw)
+    assert text in str(caught.value)
+    assert len(str(caught.value)) < 300
 
 
 def test_normalize_signals_accepts_one_many_or_none() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from qtc.domain.decimals import NotANumber, decimal_places, to_decimal
+from qtc.domain.decimals import Kind, NotANumber, bounded_decimal, dec_str, decimal_places
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import InvalidSignal
 from qtc.domain.market import is_crypto
@@ -52,11 +52,11 @@ def normalize_signals(output: Any) -> list[Any]:
     return [output]
 
 
-def _number(signal: Mapping[str, Any], key: str) -> Decimal:
+def _number(signal: Mapping[str, Any], key: Kind) -> Decimal:
     try:
-        return to_decimal(signal[key])
+        return bounded_decimal(signal[key], key)
     except NotANumber as e:
-        raise InvalidSignal(f"{key}: {e}", signal) from e
+        raise InvalidSignal(str(e), _printable(signal)) from e
 
 
 def _choice(signal: Mapping[str, Any], key: str, enum: Any, default: Any) -> Any:
@@ -100,8 +100,6 @@ def validate_signal(
     if "quantity" not in signal:
         raise InvalidSignal("quantity is missing", dict(signal))
     quantity = _number(signal, "quantity")
-    if quantity <= 0:
-        raise InvalidSignal(f"quantity must be positive, got {quantity}", dict(signal))
     if decimal_places(quantity) > MAX_QTY_DECIMALS:
         raise InvalidSignal(
             f"quantity {quantity} has more than {MAX_QTY_DECIMALS} decimals", dict(signal)
@@ -125,6 +123,10 @@ def validate_signal(
         price = _number(signal, "price")
     if price <= 0:
         raise InvalidSignal(f"price must be positive, got {price}", dict(signal))
+    try:
+        bounded_decimal(quantity * price, "notional")
+    except NotANumber as e:
+        raise InvalidSignal(f"{e} ({dec_str(quantity)} x {dec_str(price)})", dict(signal)) from e
 
     extra = {k: _printable(v) for k, v in signal.items() if k not in _KNOWN_KEYS}
     return OrderIntent(

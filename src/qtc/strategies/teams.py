@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from qtc.domain.decimals import NotANumber, to_decimal
+from qtc.domain.decimals import NotANumber, OutOfRange, bounded_decimal
 from qtc.domain.ids import valid_team_id
 
 TEAM_ARG_FORMAT = "ID;PATH;MODULE:CLASS;CAPITAL"
@@ -58,12 +58,14 @@ def make_spec(
     _identifier_path(module, "module", where)
     if not class_name.isidentifier():
         raise ValueError(f"{where}: class {class_name!r} is not a valid Python name")
+    raw = capital.strip() if isinstance(capital, str) else capital
     try:
-        amount = to_decimal(capital.strip() if isinstance(capital, str) else capital)
+        amount = bounded_decimal(raw, "capital")
+    except OutOfRange as e:
+        raise ValueError(f"{where}: {e}") from e
     except NotANumber as e:
-        raise ValueError(f"{where}: capital {capital!r} is not a number") from e
-    if amount <= 0:
-        raise ValueError(f"{where}: capital must be positive, got {amount}")
+        shown = repr(capital) if len(repr(capital)) <= 40 else f"{repr(capital)[:30]}..."
+        raise ValueError(f"{where}: capital {shown} is not a number") from e
     if params is None:
         params = {}
     if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
