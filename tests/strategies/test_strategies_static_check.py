@@ -147,3 +147,22 @@ def test_syntax_error_is_a_violation_with_its_line(tmp_path: Path) -> None:
 
 def test_missing_folder_is_a_violation(tmp_path: Path) -> None:
     assert "does not exist" in messages(tmp_path / "absent")[0]
+
+
+def test_parsing_in_many_threads_at_once_never_fails() -> None:
+    """CPython 3.11 gh-106905: parallel ast.parse raised SystemError; checks parse serially."""
+    import textwrap
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qtc.strategies.static_check import check_source
+
+    deep = "x = " + "(" * 60 + "1" + ")" * 60 + "\n"
+    source = (
+        textwrap.dedent(
+            "class Strategy:\n    def generate_signal(self, team, bars, prices):\n        return None\n"
+        )
+        + deep * 50
+    )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: check_source(source, Path("s.py")), range(200)))
+    assert all(r == [] for r in results)

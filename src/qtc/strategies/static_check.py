@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+_PARSE_LOCK = threading.Lock()
 
 # Top-level modules a strategy may import (besides its own sibling modules).
 ALLOWED_MODULES = frozenset(
@@ -182,7 +185,8 @@ def check_source(
 ) -> list[Violation]:
     """Check one file's source; a syntax error is itself a violation."""
     try:
-        tree = ast.parse(source, filename=str(file))
+        with _PARSE_LOCK:  # CPython 3.11 gh-106905: ast.parse in parallel threads can fail
+            tree = ast.parse(source, filename=str(file))
     except SyntaxError as e:
         return [Violation(file, e.lineno or 0, f"syntax error: {e.msg}")]
     checker = _Checker(file, siblings)
