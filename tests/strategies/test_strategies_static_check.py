@@ -159,7 +159,9 @@ def test_parsing_in_many_threads_at_once_never_fails() -> None:
     deep = "x = " + "(" * 60 + "1" + ")" * 60 + "\n"
     source = (
         textwrap.dedent(
-            "class Strategy:\n    def generate_signal(self, team, bars, prices):\n        return None\n"
+            "class Strategy:\n"
+            "    def generate_signal(self, team, bars, prices):\n"
+            "        return None\n"
         )
         + deep * 50
     )
