@@ -200,3 +200,21 @@ def test_partial_fills_show_in_orders_and_fill_activities(harness: Harness) -> N
         {"direction": "asc", "page_size": 1, "page_token": activities[0]["id"]},
     )
     assert [a["id"] for a in second_page] == [activities[1]["id"]]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("qty", "1E+1000000"), ("qty", "1e30"), ("limit_price", "1e-999999"), ("qty", "9" * 5000)],
+)
+def test_numbers_outside_the_domain_rule_are_422_never_500(
+    harness: Harness, field: str, value: str
+) -> None:
+    body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "100"}
+    body["time_in_force"] = "gtc"
+    body[field] = value
+    reply = requests.post(
+        f"{harness.base_url}/v2/orders", json=body, headers=harness.auth_headers(), timeout=10
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["code"] == 40010001
+    assert len(reply.text) < 500

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from qtc.domain.decimals import NotANumber, to_decimal
+from qtc.domain.decimals import NotANumber, bounded_decimal
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
@@ -395,9 +395,9 @@ def _number(value: Any, name: str) -> Decimal:
     if value is None:
         raise AlpacaError(422, CODE_INVALID, f"{name} is required")
     try:
-        return to_decimal(value)
+        return bounded_decimal(value, "quantity" if name == "qty" else "price")
     except NotANumber as e:
-        raise AlpacaError(422, CODE_INVALID, f"invalid {name}: {value!r}") from e
+        raise AlpacaError(422, CODE_INVALID, f"invalid {name}: {str(e)[:200]}") from e
 
 
 def _rejection(reason: str) -> AlpacaError:
