@@ -379,7 +379,13 @@ def check(scenario: Scenario, summary: Summary | None = None) -> list[str]:
                 tags.setdefault(str(tag), []).append(order_id)
         for tag, order_ids in sorted(tags.items()):
             if len(order_ids) > 1:
-                problems.append(f"{team}: minute:slot {tag} sent {len(order_ids)}x: {order_ids}")
+                at_broker_too = [i for i in order_ids if i in sent]
+                seen = ", ".join(
+                    f"{i} ({known[i]['status']}{', at the broker' if i in sent else ''})"
+                    for i in order_ids
+                )
+                what = "sent" if len(at_broker_too) > 1 else "decided (minute run again)"
+                problems.append(f"{team}: minute:slot {tag} {what} {len(order_ids)}x: {seen}")
     return problems
 
 
