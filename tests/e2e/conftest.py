@@ -7,8 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.waiting import wait_until
 
 from qtc.domain.fills import Fill
 from qtc.store.records import TradeRecord
@@ -23,18 +23,6 @@ from qtc.store.records import TradeRecord
 KEY, SECRET = "e2e-key", "e2e-secret"
 STRATEGIES = Path(__file__).parent / "strategies"
 URL_PREFIX = "QTC exchange base URL: "
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `condition` until it is truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

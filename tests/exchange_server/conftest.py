@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,6 +13,7 @@ import requests
 from alpaca.trading.client import TradingClient
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.stream import TradingStream
+from tests.support.waiting import wait_until
 
 from qtc.exchange.local_exchange import ExchangeConfig, LocalExchange, build_local_exchange
 from qtc.exchange.server_thread import ServerThread
@@ -24,18 +24,6 @@ SECRET = "test-secret"
 # A Tuesday, 10:00 in New York: equities and crypto both trade.
 START = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 SYMBOLS = ["AAPL", "MSFT", "BTC/USD"]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll `condition` until it is truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what or condition}")
-        time.sleep(0.01)
 
 
 @dataclass

@@ -7,7 +7,6 @@ Seeded: `QTC_STORM_SEED` replays a storm; `QTC_STORM_KILLS` sets the kills of ea
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import signal
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.tracking.test_tracker_crash import Proc, _wait_line, kill_storm
+from tests.tracking.test_tracker_crash import kill_storm, running_exchange
 
 from qtc.domain.portfolio import Portfolio
 from qtc.exchange.journal import JournaledEngine
@@ -36,16 +35,8 @@ START = "2026-11-20T18:20:00+00:00"  # 100 minutes before the close: fills, canc
 
 @pytest.fixture
 def exchange(tmp_path: Path) -> Iterator[str]:
-    """`qtc exchange` on a free port with a manual clock; yields its base URL."""
-    args = [sys.executable, "-m", "qtc", "exchange", "--clock", "manual", "--port", "0"]
-    args += ["--seed", "3", "--start", "2026-03-02T14:31:00Z", "--symbols", "AAPL", "MSFT"]
-    args += ["--buying-power", "100000000"]
-    proc = Proc(args, tmp_path / "exchange.log")
-    try:
-        seen = _wait_line(proc.lines, "QTC exchange base URL:", 60)
-        yield seen[-1].split()[-1]
-    finally:
-        proc.kill()
+    with running_exchange(tmp_path) as url:
+        yield url
 
 
 def test_kill_storm_through_alpaca_py(exchange: str, tmp_path: Path) -> None:
@@ -151,7 +142,6 @@ def test_kill_storm_through_the_simulated_exchange(tmp_path: Path) -> None:
         }
         assert open_here == open_there, f"{team_id}: open orders differ from the exchange's"
     assert kills >= KILLS * 0.9 and checked > 20, (kills, checked)
-    logging.getLogger(__name__).info("storm done")
     print(
         f"kill storm (simulated exchange): {kills} kills survived, {checked} executions "
         "checked, 0 lost, 0 doubled"

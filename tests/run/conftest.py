@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.waiting import wait_until as wait_until  # shared by this folder's tests
 
 ROOT = Path(__file__).resolve().parents[2]
 BUY_AND_HOLD = ROOT / "examples" / "buy_and_hold"
@@ -72,15 +70,3 @@ def next_minute(data: Path) -> datetime:
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in (result.stdout + result.stderr).splitlines() if "error:" in line]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `condition` until it is truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)

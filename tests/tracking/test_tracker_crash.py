@@ -7,6 +7,7 @@ alpaca-py (AlpacaBroker), trading at random, and is killed with SIGKILL again an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -80,18 +81,24 @@ class Proc:
         self.log.close()
 
 
-@pytest.fixture
-def exchange(tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def running_exchange(folder: Path) -> Iterator[str]:
     """`qtc exchange` on a free port with a manual clock; yields its base URL."""
     args = [sys.executable, "-m", "qtc", "exchange", "--clock", "manual", "--port", "0"]
     args += ["--seed", "3", "--start", "2026-03-02T14:31:00Z", "--symbols", "AAPL", "MSFT"]
     args += ["--buying-power", "100000000"]
-    proc = Proc(args, tmp_path / "exchange.log")
+    proc = Proc(args, folder / "exchange.log")
     try:
         seen = _wait_line(proc.lines, "QTC exchange base URL:", 60)
         yield seen[-1].split()[-1]
     finally:
         proc.kill()
+
+
+@pytest.fixture
+def exchange(tmp_path: Path) -> Iterator[str]:
+    with running_exchange(tmp_path) as url:
+        yield url
 
 
 def _ledger(data_dir: Path) -> dict[str, list[TradeRecord]]:

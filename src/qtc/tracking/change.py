@@ -35,28 +35,20 @@ class Change:
     not_found_count: int | None = None
 
     @property
-    def empty(self) -> bool:
-        """True when nothing changes."""
+    def visible(self) -> bool:
+        """True when teams see a difference (status, fills, broker id, quarantine)."""
         return (
-            self.status is None
-            and self.broker_order_id is None
-            and self.filled_qty is None
-            and self.fill is None
-            and self.broker_status == _UNSET
-            and self.not_found_count is None
+            self.status is not None
+            or self.broker_order_id is not None
+            or self.filled_qty is not None
+            or self.fill is not None
+            or self.broker_status != _UNSET
         )
 
     @property
-    def visible(self) -> bool:
-        """True when teams see a difference (status, fills, broker id, quarantine)."""
-        return not self.empty and not (
-            self.not_found_count is not None
-            and self.status is None
-            and self.broker_order_id is None
-            and self.filled_qty is None
-            and self.fill is None
-            and self.broker_status == _UNSET
-        )
+    def empty(self) -> bool:
+        """True when nothing changes (not even the lookup count)."""
+        return not self.visible and self.not_found_count is None
 
 
 def decide(
