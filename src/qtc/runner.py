@@ -73,6 +73,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--strategy-timeout", type=float, help="seconds per strategy call")
     parser.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="refuse to start unless every kernel isolation layer is in force",
+    )
+    parser.add_argument(
         "--demo", action="store_true", help="the example strategies on a fresh demo data dir"
     )
 
@@ -97,6 +102,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             overrides[name] = value
     if args.no_api:
         overrides["api_enabled"] = False
+    if getattr(args, "require_isolation", False):
+        overrides["require_isolation"] = True
     if args.demo:
         overrides.setdefault("data_dir", Path("demo-data"))
         overrides.setdefault("duration_minutes", 240)

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
 
     strategy_timeout: float = 5.0
     strategy_memory_mb: int = 512
+    strategy_scratch_mb: int = 64  # each worker's private scratch tmpfs
+    # AST check and audit hook: clear early errors; off only to prove the kernel alone holds
+    strategy_python_checks: bool = True
+    require_isolation: bool = False  # refuse to start when a kernel layer is missing
     history_minutes: int = 120
     symbols: list[str] | None = None  # None: the simulated market's default universe
 

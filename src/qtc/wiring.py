@@ -40,6 +40,7 @@ from qtc.progress import (
 )
 from qtc.settings import Settings
 from qtc.store.files import FileStore
+from qtc.strategies.results import StrategyError
 from qtc.strategies.sandbox import StrategyPool
 from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
@@ -120,6 +121,7 @@ class Components:
             "skipped_last": skipped.last.isoformat() if skipped.last else None,
             "degraded": degraded is not None,
             "degraded_reason": degraded,
+            "isolation": self.strategies.isolation,
         }
 
     async def close(self) -> None:
@@ -132,6 +134,28 @@ class Components:
             self.journal.close()
         if self.lock is not None:
             self.lock.release()
+
+
+def _report_isolation(
+    pool: StrategyPool, settings: Settings, load_errors: dict[str, StrategyError | None]
+) -> None:
+    """Log which kernel layers hold the strategies; a missing one loudly, or fatally if required."""
+    layers = pool.isolation
+    if layers is None:
+        if any(e is None for e in load_errors.values()):
+            return
+        log.warning("Strategy isolation: unknown (no strategy worker started)")
+        return
+    in_force = ", ".join(f"{k} ({v})" for k, v in layers["in_force"].items()) or "none"
+    log.info("Strategy isolation in force: %s", in_force)
+    missing = layers["missing"]
+    if missing:
+        shown = "; ".join(f"{k}: {v}" for k, v in missing.items())
+        log.warning("STRATEGY ISOLATION MISSING: %s (--require-isolation refuses this)", shown)
+        if settings.require_isolation:
+            raise StartupError(f"isolation required but missing: {shown}")
+    if not settings.strategy_python_checks:
+        log.warning("Python-level strategy checks are OFF: only the kernel boundary holds")
 
 
 def _bind_api(settings: Settings) -> socket.socket:
@@ -278,8 +302,17 @@ async def _build(
         timeout=settings.strategy_timeout,
         memory_mb=settings.strategy_memory_mb,
         scratch_root=settings.data_dir / "scratch",
+        hidden=[settings.data_dir],
+        scratch_mb=settings.strategy_scratch_mb,
+        python_checks=settings.strategy_python_checks,
+        require_isolation=settings.require_isolation,
     )
     load_errors = await strategies.start()
+    try:
+        _report_isolation(strategies, settings, load_errors)
+    except StartupError:
+        await strategies.close()
+        raise
     for team_id, error in load_errors.items():
         if error is not None:
             log.error("Team %s strategy failed to load: %s", team_id, error.message)

@@ -1,17 +1,15 @@
-"""Runtime limits inside a worker: rlimits and an audit hook that blocks escapes.
+"""The Python-level guard inside a worker: an audit hook that names escapes early and clearly.
 
 The AST check is the first wall; this is the second, for what the AST cannot see (code reached
 through library attributes, computed names). Blocked: sockets, new processes and exec, native
 code loading, file writes outside the scratch folder, and reads outside the strategy folder,
-the scratch folder and the Python installation. An audit hook is not a complete security
-boundary on its own; the worker process, its rlimits and the host's kill are the containment.
+the scratch folder and the Python installation. It lives in the same interpreter as the team's
+code, so it is not the boundary: the kernel's is (`confine`); this one gives clear errors.
 """
 
 from __future__ import annotations
 
 import os
-import resource
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -96,15 +94,6 @@ def make_hook(
     return hook
 
 
-def python_read_roots() -> list[Path]:
-    """Where Python and installed packages live (needed for lazy imports inside libraries)."""
-    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix)}
-    roots |= {Path(p) for p in sys.path if p and "site-packages" in p}
-    roots |= {Path(__file__).resolve().parents[1], Path("/usr/share/zoneinfo"), Path("/dev/null")}
-    roots |= {Path("/dev/urandom")}
-    return sorted(roots)
-
-
 def scrub_environment() -> None:
     """Drop every environment variable that is not needed (API keys, secrets)."""
     for key in list(os.environ):
@@ -115,24 +104,3 @@ def scrub_environment() -> None:
     for raw in list(posix.environ):
         if os.fsdecode(raw) not in _SAFE_ENV:
             del posix.environ[raw]
-
-
-def set_limits(memory_mb: int, file_mb: int = 64) -> None:
-    """Cap extra address space at `memory_mb` above the current size, files, and core dumps.
-
-    The worker is forked from a server that already holds numpy and pandas, so the address
-    space it starts with is shared and counted once; the limit is what the strategy may add.
-    """
-    current = _vm_size_bytes()
-    limit = current + memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb << 20, file_mb << 20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _vm_size_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0

@@ -70,6 +70,10 @@ class StrategyPool:
         load_timeout: float = 30.0,
         preload: Sequence[str] = DEFAULT_PRELOAD,
         max_concurrency: int | None = None,
+        hidden: Sequence[Path] = (),
+        scratch_mb: int = 64,
+        python_checks: bool = True,
+        require_isolation: bool = False,
     ) -> None:
         ids = [s.team_id for s in specs]
         if len(set(ids)) != len(ids):
@@ -81,6 +85,11 @@ class StrategyPool:
         self._scratch_root = Path(scratch_root)
         self._zygote = Zygote(preload, self._scratch_root)
         self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self._hidden = tuple(str(Path(h).resolve()) for h in hidden)
+        self._scratch_mb = scratch_mb
+        self._python_checks = python_checks
+        self._require_isolation = require_isolation
+        self.isolation: dict[str, Any] | None = None  # the layers the last worker reported
 
     @property
     def failed(self) -> dict[str, StrategyError]:
@@ -106,7 +115,9 @@ class StrategyPool:
         return dict(zip(self._teams, results, strict=True))
 
     async def _start_team(self, team: _Team) -> StrategyError | None:
-        violations = await asyncio.to_thread(check_strategy_folder, team.spec.path)
+        violations = []
+        if self._python_checks:
+            violations = await asyncio.to_thread(check_strategy_folder, team.spec.path)
         if violations:
             folder = team.spec.path
             shown = "; ".join(
@@ -137,6 +148,10 @@ class StrategyPool:
             params=dict(spec.params),
             scratch=str((self._scratch_root / spec.team_id).resolve()),
             memory_mb=self._memory_mb,
+            scratch_mb=self._scratch_mb,
+            hidden=self._hidden,
+            python_guard=self._python_checks,
+            require_isolation=self._require_isolation,
         )
         spawned = await self._zygote.spawn(config)
         reader, writer = await asyncio.open_unix_connection(
@@ -144,7 +159,7 @@ class StrategyPool:
         )
         worker = _Worker(spawned.pid, spawned.pidfd, reader, writer)
         try:
-            reply = await asyncio.wait_for(self._read_reply(worker), self._load_timeout)
+            reply = await asyncio.wait_for(self._read_load_replies(worker), self._load_timeout)
         except TimeoutError:
             await self._kill(worker)
             raise WorkerFailed(f"loading took longer than {self._load_timeout:g} s") from None
@@ -155,6 +170,16 @@ class StrategyPool:
             await self._kill(worker)
             raise WorkerFailed(str(reply.get("error", "the worker did not load the strategy")))
         return worker
+
+    async def _read_load_replies(self, worker: _Worker) -> dict[str, Any]:
+        """The isolation report (sent before team code runs), then the load result."""
+        reply = await self._read_reply(worker)
+        if "error" in reply:
+            return reply
+        if not isinstance(reply.get("isolation"), dict):
+            raise WorkerFailed("the worker did not report its isolation")
+        self.isolation = reply["isolation"]
+        return await self._read_reply(worker)
 
     async def _read_reply(self, worker: _Worker) -> dict[str, Any]:
         try:

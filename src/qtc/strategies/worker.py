@@ -1,7 +1,8 @@
 """The worker process: loads one team's strategy, then answers one request per minute.
 
-It runs forked from the multiprocessing forkserver (which preloads numpy and pandas), talks to
-the host over one socket, and never trusts the strategy with anything the host will unpickle:
+It runs forked from the pool's fork server (which preloads numpy and pandas), restricts itself
+behind the kernel boundary (`confine`) before the team's code is imported, talks to the host
+over one socket, and never trusts the strategy with anything the host will unpickle:
 requests arrive pickled, replies leave as JSON.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtc.strategies import guard, wire
+from qtc.strategies import confine, guard, wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,10 @@ class WorkerConfig:
     params: dict[str, Any]
     scratch: str
     memory_mb: int
+    scratch_mb: int = 64
+    hidden: tuple[str, ...] = ()  # folders the worker must not see (the data directory)
+    python_guard: bool = True  # the audit hook (off only to prove the kernel boundary alone)
+    require_isolation: bool = False  # refuse to load when a kernel layer is missing
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
@@ -86,29 +91,39 @@ def _describe(exc: BaseException, strategy_dir: str) -> str:
     return text
 
 
-def _isolate(config: WorkerConfig) -> None:
-    """Scratch folder as cwd and sole writable place; output to a log there; limits; the hook."""
+def _isolate(config: WorkerConfig, namespaces: str | None) -> confine.Layers:
+    """Output to a log in scratch; the kernel boundary; then the Python-level guard on top."""
     scratch = Path(config.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(scratch / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log_fd = os.open(scratch / "output.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null_fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null_fd, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
     os.close(null_fd)
-    os.chdir(scratch)
     sys.dont_write_bytecode = True  # no __pycache__ written into the strategy folder
-    read_roots = guard.python_read_roots()
+    plan = confine.plan_for(
+        config.path,
+        config.scratch,
+        config.hidden,
+        scratch_mb=config.scratch_mb,
+        memory_mb=config.memory_mb,
+    )
     sys.path[:] = [config.path] + [
         p
         for p in sys.path
-        if p and Path(p).is_absolute() and any(Path(p).is_relative_to(r) for r in read_roots)
+        if p and Path(p).is_absolute() and any(Path(p).is_relative_to(r) for r in plan.read_roots)
     ]
     guard.scrub_environment()
+    os.environ["TMPDIR"] = config.scratch
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file fails, it does not kill
-    guard.set_limits(config.memory_mb)
-    sys.addaudithook(guard.make_hook([scratch], [Path(config.path), *read_roots]))
+    layers = confine.confine(plan, namespaces=namespaces)
+    os.chdir(scratch)
+    if config.python_guard:
+        read_roots = [Path(r) for r in plan.read_roots]
+        sys.addaudithook(guard.make_hook([scratch], [Path(config.path), *read_roots]))
+    return layers
 
 
 def _load(config: WorkerConfig) -> Any:
@@ -143,11 +158,24 @@ def _call(strategy: Any, request: bytes, strategy_dir: str) -> dict[str, Any]:
     return reply
 
 
-def worker_main(sock: socket.socket, config: WorkerConfig) -> None:
-    """Entry point of a worker process: isolate, load, then serve until the socket closes."""
+def worker_main(sock: socket.socket, config: WorkerConfig, *, namespaces: str | None) -> None:
+    """Entry point of a worker process: isolate, load, then serve until the socket closes.
+
+    `namespaces` is None when the keeper put this process in private namespaces, else why not.
+    """
     strategy_dir = str(Path(config.path).resolve())
     try:
-        _isolate(config)
+        layers = _isolate(config, namespaces)
+    except BaseException as e:
+        _send(sock, {"seq": 0, "error": f"isolation failed: {_describe(e, strategy_dir)}"})
+        return
+    # Sent before any team code runs, so the host can trust what it says.
+    _send(sock, {"seq": 0, "isolation": layers.as_dict()})
+    if config.require_isolation and layers.missing:
+        missing = "; ".join(f"{k}: {v}" for k, v in layers.missing.items())
+        _send(sock, {"seq": 0, "error": f"isolation required but missing: {missing}"})
+        return
+    try:
         strategy = _load(config)
     except BaseException as e:
         _send(sock, {"seq": 0, "error": _describe(e, strategy_dir)})

@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qtc.strategies import wire
+from qtc.strategies import confine, wire
 from qtc.strategies.worker import WorkerConfig, worker_main
 
 _PR_SET_PDEATHSIG = 1
@@ -80,10 +81,62 @@ def _name_process(name: str) -> None:
         comm.write(name[:15])
 
 
+def _keep(worker_end: socket.socket, config: WorkerConfig, report_fd: int) -> int:
+    """The keeper: enter private namespaces, fork the worker (PID 1 there), wait for it.
+
+    A worker must be forked to be PID 1 of a new PID namespace; the keeper stays outside as its
+    parent, tells the fork server the worker's pid, and exits when the worker does. The worker
+    dies with the keeper, the keeper with the fork server.
+    """
+    os.setpgid(0, 0)  # a group of its own: kill(0, ...) from here reaches no other team
+    namespaces: str | None = None
+    try:
+        confine.enter_namespaces()
+    except OSError as e:
+        namespaces = f"user namespaces not available: {e}"
+    alive_r, alive_w = os.pipe()
+    keeper_pid = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(report_fd)
+            os.close(alive_w)
+            _die_with(keeper_pid, alive_r)
+            _name_process(f"qtc-{config.team_id}")
+            worker_main(worker_end, config, namespaces=namespaces)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    worker_end.close()
+    os.close(alive_r)
+    os.write(report_fd, str(pid).encode())
+    os.close(report_fd)
+    _name_process(f"qtc-keep-{config.team_id}")
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    return 0
+
+
+def _die_with(parent_pid: int, alive: int) -> None:
+    """SIGKILL this process when its parent exits; `alive` reads EOF once the parent is gone.
+
+    (In a new PID namespace getppid() is 0, so the pipe, not the pid, tells whether the parent
+    died before prctl took effect.)
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    gone, _, _ = select.select([alive], [], [], 0)
+    os.close(alive)
+    if gone:
+        os._exit(1)
+
+
 def serve(ctrl: socket.socket, preload: Sequence[str]) -> None:
     """Zygote main loop: preload, then fork one worker per request until the host goes away."""
-    for name in preload:
-        with contextlib.suppress(ImportError):
+    for name in [*preload, "pyseccomp"]:  # pyseccomp loads libseccomp once, for every worker
+        with contextlib.suppress(ImportError, OSError, RuntimeError):
             importlib.import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps exited workers
     zygote_pid = os.getpid()
@@ -93,31 +146,38 @@ def serve(ctrl: socket.socket, preload: Sequence[str]) -> None:
             return
         config: WorkerConfig = pickle.loads(request)
         host_end, worker_end = socket.socketpair()
+        pid_r, pid_w = os.pipe()
         try:
-            pid = os.fork()
+            keeper = os.fork()
         except OSError as e:
-            host_end.close()
-            worker_end.close()
+            for end in (host_end, worker_end):
+                end.close()
+            os.close(pid_r)
+            os.close(pid_w)
             ctrl.sendall(wire.frame(json.dumps({"error": f"fork failed: {e}"}).encode()))
             continue
-        if pid == 0:
+        if keeper == 0:
             code = 0
             try:
                 ctrl.close()
                 host_end.close()
+                os.close(pid_r)
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 _die_with_parent(zygote_pid)
-                _name_process(f"qtc-{config.team_id}")
-                worker_main(worker_end, config)
+                code = _keep(worker_end, config, pid_w)
             except BaseException:
                 code = 1
             finally:
                 os._exit(code)
         worker_end.close()
+        os.close(pid_w)
+        with os.fdopen(pid_r, "rb") as report:
+            raw = report.read(32)
         try:
+            pid = int(raw)
             pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:  # already gone: the host will read EOF from the socket
-            pidfd = os.open(os.devnull, os.O_RDONLY)
+        except (ValueError, ProcessLookupError):  # gone already: the host reads EOF
+            pid, pidfd = keeper, os.open(os.devnull, os.O_RDONLY)
         reply = wire.frame(json.dumps({"pid": pid}).encode())
         socket.send_fds(ctrl, [reply], [host_end.fileno(), pidfd])
         host_end.close()
