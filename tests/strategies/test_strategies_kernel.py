@@ -7,13 +7,13 @@ checked from outside as well: nothing written, nothing read, no signal received.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.strategies.test_strategies_sandbox import minute
 
 ATTACKS = [
@@ -72,8 +72,6 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 async def _attack_all(
     make_pool: Any, team: Any, view: Any, data: Path, tmp_path: Path, *, checks: bool
 ) -> tuple[Any, dict[str, Any]]:
-    import os
-
     marker = tmp_path / "escaped-marker"
     params = dict(
         data=str(data), other="victim", me="attacker", host_pid=os.getpid(), marker=str(marker)

@@ -43,10 +43,10 @@ class Strategy:
 
     # --- files of the host and of other teams ---
     def attack_read_keys(self):
-        escaped(open(f"{self.data}/api_keys.json").read()[:50])
+        escaped(open(f"{self.data}/api_keys.json").read()[:50])  # noqa: SIM115
 
     def attack_read_other_ledger(self):
-        escaped(open(f"{self.data}/team/{self.other}/trades.jsonl").read()[:50])
+        escaped(open(f"{self.data}/team/{self.other}/trades.jsonl").read()[:50])  # noqa: SIM115
 
     def attack_stat_other(self):
         escaped(os.stat(f"{self.data}/team/{self.other}/trades.jsonl"))
@@ -75,7 +75,7 @@ class Strategy:
 
     # --- /proc ---
     def attack_host_environ(self):
-        escaped(open(f"/proc/{self.host_pid}/environ", "rb").read()[:50])
+        escaped(open(f"/proc/{self.host_pid}/environ", "rb").read()[:50])  # noqa: SIM115
 
     def attack_proc_self_mem(self):
         with open("/proc/self/mem", "rb") as mem:
