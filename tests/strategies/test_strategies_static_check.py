@@ -130,12 +130,21 @@ def test_allowed_libraries_and_sibling_imports() -> None:
         ("f.__globals__", "access to attribute '__globals__' is refused"),
         ("e.__traceback__.tb_frame", "access to attribute 'tb_frame' is refused"),
         ("import pandas as pd\npd.io.common.os.system('x')", "attribute 'os' is refused"),
+        ("import collections\ncollections._sys.modules", "private attribute '_sys'"),
+        ("import random\nrandom._os.listdir('/')", "private attribute '_os'"),
+        ("from random import _os", "import of '_os' from 'random' is refused"),
+        ("getattr(random, '_os')", "getattr() on another object's private '_os'"),
     ],
 )
 def test_each_door_is_refused(source: str, fragment: str) -> None:
     found = [str(v) for v in check_source(source, Path("s.py"))]
     assert any(fragment in m for m in found), found
     assert all(m.startswith("s.py:") for m in found)
+
+
+def test_a_strategys_own_private_state_is_allowed() -> None:
+    source = "class S:\n    def f(self):\n        self._window = 3\n        return self._window\n"
+    assert check_source(source, Path("s.py")) == []
 
 
 def test_syntax_error_is_a_violation_with_its_line(tmp_path: Path) -> None:

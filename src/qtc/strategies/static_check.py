@@ -152,7 +152,11 @@ class _Checker(ast.NodeVisitor):
                 full = f"{node.module}.{alias.name}"
                 if any(full == d or full.startswith(d + ".") for d in DANGEROUS_SUBMODULES):
                     self._refuse(node, f"import of '{full}' is refused")
-                elif alias.name in DANGEROUS_ATTRIBUTES or alias.name in DANGEROUS_BUILTINS:
+                elif (
+                    alias.name in DANGEROUS_ATTRIBUTES
+                    or alias.name in DANGEROUS_BUILTINS
+                    or _is_private(alias.name)
+                ):
                     self._refuse(node, f"import of '{alias.name}' from '{node.module}' is refused")
         self.generic_visit(node)
 
@@ -163,6 +167,8 @@ class _Checker(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if _is_bad_dunder(node.attr) or node.attr in DANGEROUS_ATTRIBUTES:
             self._refuse(node, f"access to attribute '{node.attr}' is refused")
+        elif _is_private(node.attr) and not _is_own(node.value):
+            self._refuse(node, f"access to another object's private attribute '{node.attr}'")
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -173,7 +179,19 @@ class _Checker(ast.NodeVisitor):
                 self._refuse(node, f"{func.id}() with a computed attribute name is refused")
             elif _is_bad_dunder(name.value) or name.value in DANGEROUS_ATTRIBUTES:
                 self._refuse(node, f"{func.id}() on attribute '{name.value}' is refused")
+            elif _is_private(name.value) and not _is_own(node.args[0]):
+                self._refuse(node, f"{func.id}() on another object's private '{name.value}'")
         self.generic_visit(node)
+
+
+def _is_private(name: str) -> bool:
+    """`_sys`, `_os`: a module's or library's internals (`collections._sys` reaches `sys`)."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _is_own(node: ast.expr) -> bool:
+    """`self._x` and `cls._x`: a strategy's own private state is its business."""
+    return isinstance(node, ast.Name) and node.id in ("self", "cls")
 
 
 def _is_bad_dunder(name: str) -> bool:

@@ -99,10 +99,30 @@ def encode_reply(reply: dict[str, Any]) -> bytes:
 
 
 def decode_reply(payload: bytes) -> dict[str, Any]:
-    """Parse a worker reply; anything other than a JSON object is a protocol error."""
-    reply = json.loads(payload)
+    """Parse a worker reply, which is untrusted input: any flaw is a ValueError naming it.
+
+    The worker's own code bounds what it sends, but a strategy can write to its socket
+    directly, so the host checks again: a JSON object, nested and sized within the limits.
+    """
+    if len(payload) > MAX_REPLY_BYTES:
+        raise ValueError(f"reply of {len(payload)} bytes (max {MAX_REPLY_BYTES})")
+    try:
+        reply = json.loads(payload)
+    except RecursionError:
+        raise ValueError("reply nested too deeply") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"reply is not UTF-8: {e.reason}") from None
     if not isinstance(reply, dict):
-        raise ValueError("worker reply is not a JSON object")
+        raise ValueError("reply is not a JSON object")
+    for key in ("error", "signal"):
+        if key in reply:
+            value = reply[key]
+            reply[key] = value[:1000] if isinstance(value, str) else short_repr(value)
+    if "output" in reply:
+        try:
+            reply["output"] = to_json_safe(reply["output"])
+        except GarbageOutput as e:
+            raise ValueError(f"output {e}") from None
     return reply
 
 
