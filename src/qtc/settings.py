@@ -31,7 +31,7 @@ class Settings(BaseSettings):
 
     strategy_timeout: float = 5.0
     strategy_memory_mb: int = 512
-    strategy_scratch_mb: int = 64  # each worker's private scratch tmpfs
+    strategy_scratch_mb: int = Field(default=64, ge=1, le=65536)  # per worker, a private tmpfs
     # AST check and audit hook: clear early errors; off only to prove the kernel alone holds
     strategy_python_checks: bool = True
     require_isolation: bool = False  # refuse to start when a kernel layer is missing
