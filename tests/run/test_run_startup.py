@@ -96,3 +96,21 @@ def test_a_bad_start_is_one_clear_error(tmp_path: Path, case: str, text: str) ->
     _assert_one_error(result, log, text)
     after = [p for p in _files(data) if p.name != ".qtc.lock"]
     assert after == [p for p in before if p.name != ".qtc.lock"]
+
+
+def test_a_read_only_data_dir_is_one_clear_error(tmp_path: Path) -> None:
+    # A read-only bind mount in a private namespace: the test runs as root, which chmod
+    # would not stop.
+    data, log = tmp_path / "data", tmp_path / "logs" / "qtc.log"
+    data.mkdir()
+    command = " ".join(f"'{a}'" for a in run_args(data, log, "--no-api", "--duration", "1"))
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", f"mount --bind -o ro '{data}' '{data}' && exec {command}"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    _assert_one_error(result, log, f"data directory {data} is not writable")
+    assert _files(data) == []
