@@ -18,6 +18,7 @@ import pytest
 import yaml
 from tests.run.conftest import BUY_AND_HOLD, MIDDAY, clean_env, qtc_run, run_args, snapshots
 from tests.strategies.test_strategies_kernel import ATTACKS, REFUSALS
+from tests.support.signals import counting
 
 ESCAPE = Path(__file__).resolve().parents[1] / "strategies" / "hostile" / "escape"
 MINUTES = 3
@@ -26,12 +27,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def sigwinch() -> Iterator[list[int]]:
-    received: list[int] = []
-    previous = signal.signal(signal.SIGWINCH, lambda signum, frame: received.append(signum))
-    try:
+    """SIGWINCH received by this process: what the kill attacks send (harmless if received)."""
+    with counting(signal.SIGWINCH) as received:
         yield received
-    finally:
-        signal.signal(signal.SIGWINCH, previous)
 
 
 def _registry(tmp_path: Path, data: Path) -> Path:

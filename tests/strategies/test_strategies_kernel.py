@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from tests.strategies.test_strategies_sandbox import minute
+from tests.support.signals import counting
 
 ATTACKS = [
     "read_keys", "read_other_ledger", "stat_other", "list_data", "write_other",
@@ -41,13 +42,9 @@ REFUSALS = (
 
 @pytest.fixture
 def sigwinch() -> Iterator[list[int]]:
-    """Counts SIGWINCH received by this process (what the kill attacks send)."""
-    received: list[int] = []
-    previous = signal.signal(signal.SIGWINCH, lambda signum, frame: received.append(signum))
-    try:
+    """SIGWINCH received by this process: what the kill attacks send (harmless if received)."""
+    with counting(signal.SIGWINCH) as received:
         yield received
-    finally:
-        signal.signal(signal.SIGWINCH, previous)
 
 
 @pytest.fixture
