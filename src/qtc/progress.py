@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qtc.crashpoints import crash_point
 from qtc.store import jsonl
 
 LOCK_FILE = ".qtc.lock"
@@ -110,26 +109,7 @@ def save_progress(data_dir: Path, next_minute: datetime) -> None:
 
 def write_json(path: Path, obj: Any, point: str) -> None:
     """The store's atomic JSON write, with crash points `<point>.tmp_written`/`.renamed`."""
-    store_writer = getattr(jsonl, "write_atomic_json", None)
-    if store_writer is not None:
-        store_writer(path, obj, point=point)
-        return
-    # the same steps, until the store's own version is there
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    crash_point(f"{point}.tmp_written")
-    os.replace(tmp, path)
-    crash_point(f"{point}.renamed")
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    jsonl.write_atomic_json(path, obj, point=point)
 
 
 def minute_after(moment: datetime) -> datetime:

@@ -7,14 +7,11 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
-from qtc.crashpoints import crash_point
 from qtc.domain.ids import valid_team_id
 from qtc.store import jsonl
 
@@ -125,36 +122,9 @@ class KeyStore:
         return {str(t): str(h) for t, h in raw.items()}
 
     def _write(self, hashes: dict[str, str]) -> None:
-        """Temp file (0600), fsync, rename, fsync the folder: the store's atomic JSON write."""
+        """The store's atomic JSON write (0600, fsynced, renamed, folder fsynced)."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        content = dict(sorted(hashes.items()))
-        store_writer = getattr(jsonl, "write_atomic_json", None)
-        if store_writer is not None:
-            # created private: a hash list is still nobody else's business
-            if not self._path.exists():
-                os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o600))
-            store_writer(self._path, content, point="keys")
-            os.chmod(self._path, 0o600)
-            return
-        fd, tmp = tempfile.mkstemp(prefix=".api_keys.", suffix=".tmp", dir=self._path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(content, f, indent=2)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            crash_point("keys.tmp_written")
-            os.replace(tmp, self._path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        crash_point("keys.renamed")
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        jsonl.write_atomic_json(self._path, dict(sorted(hashes.items())), point="keys")
 
 
 def issue_key_command(args: argparse.Namespace) -> int:
