@@ -138,6 +138,16 @@ def strike(order: Order, at: datetime) -> Change:
     return Change(at=at, not_found_count=order.not_found_count + 1)
 
 
+def lost_verdict(order: Order, lost_after: int) -> str:
+    """The lost-order policy, after a "not found" strike: `wait` for more lookups, `keep` it
+    open (a pending cancel: only the broker says how it ended), or `lose` it (close it)."""
+    if order.not_found_count < lost_after:
+        return "wait"
+    if order.status is OrderStatus.PENDING_CANCEL:
+        return "keep"
+    return "lose"
+
+
 def apply_change(order: Order, change: Change) -> None:
     """The one place an order's fields change (after the change is durable)."""
     if change.broker_order_id is not None:

@@ -16,6 +16,7 @@ from qtc.domain.ids import team_of_order_id
 from qtc.domain.orders import BrokerOrder, Order, UnreadableOrder
 from qtc.tracking.applier import Applier, Outcome
 from qtc.tracking.book import OrderBook
+from qtc.tracking.change import lost_verdict
 
 Listed = BrokerOrder | UnreadableOrder
 
@@ -262,7 +263,8 @@ class Reconciler:
 
     def _not_found(self, order: Order, result: ReconcileResult) -> None:
         self.applier.strike(order)
-        if order.not_found_count < LOST_AFTER:
+        verdict = lost_verdict(order, LOST_AFTER)
+        if verdict == "wait":
             self.log.warning(
                 "Order %s not found at broker (%d/%d)",
                 order.order_id,
@@ -270,8 +272,7 @@ class Reconciler:
                 LOST_AFTER,
             )
             return
-        if order.status is OrderStatus.PENDING_CANCEL:
-            # only the broker says how a pending cancel ended
+        if verdict == "keep":
             self.log.warning(
                 "Order %s (pending_cancel) still not found at broker; keeping it open",
                 order.order_id,

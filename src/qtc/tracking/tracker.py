@@ -251,7 +251,7 @@ class OrderTracker:
             try:
                 snap = await self.broker.get_order_by_client_id(order.order_id)
             except OrderNotFound:
-                order.not_found_count = 1
+                self.applier.strike(order)
                 self.log.warning(
                     "Order %s not found at broker yet; reconciliation will settle it",
                     order.order_id,
