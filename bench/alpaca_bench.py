@@ -27,9 +27,9 @@ from pathlib import Path
 
 import httpx
 
-from qtc.brokers.alpaca import AlpacaBroker
+from qtc.alpaca.broker import AlpacaBroker
+from qtc.alpaca.budget import RequestBudget
 from qtc.brokers.base import MAX_LIST_LIMIT
-from qtc.brokers.ratelimit import RateLimiter
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.ids import new_order_id
 from qtc.domain.orders import OrderRequest
@@ -90,7 +90,7 @@ def _wait_until_serving(url: str) -> None:
             time.sleep(0.05)
 
 
-def broker_for(url: str, limiter: RateLimiter | None = None) -> AlpacaBroker:
+def broker_for(url: str, limiter: RequestBudget | None = None) -> AlpacaBroker:
     """An AlpacaBroker on the local exchange."""
     return AlpacaBroker(
         KEY,
@@ -117,7 +117,7 @@ def resting_order() -> OrderRequest:
 async def requests_per_reconcile(url: str) -> list[tuple[int, int, int, int, int]]:
     """(N, open orders listed, adapter requests, exchange requests, ceil(N/500)) for each N."""
     rows = []
-    setup = broker_for(url, RateLimiter(limit=1_000_000, window=60.0))
+    setup = broker_for(url, RequestBudget(limit=1_000_000, window=60.0))
     measured = broker_for(url)
     admin = httpx.AsyncClient(base_url=url, timeout=30)
     try:

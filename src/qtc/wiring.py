@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from qtc.alpaca.budget import RequestBudget
+from qtc.alpaca.config import AlpacaConfig
 from qtc.api.app import create_app
 from qtc.api.keys import KEYS_FILE, KeyStore
 from qtc.api.server import bind_socket, serve
 from qtc.brokers.base import Broker
-from qtc.brokers.ratelimit import RateLimiter
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.journal import JournaledEngine
@@ -69,7 +70,7 @@ class Components:
     first_minute: datetime
     api_server: uvicorn.Server | None = None
     api_socket: socket.socket | None = None
-    limiter: RateLimiter | None = None
+    limiter: RequestBudget | None = None
     journal: JournaledEngine | None = None
     lock: DataDirLock | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
@@ -134,6 +135,20 @@ class Components:
             self.journal.close()
         if self.lock is not None:
             self.lock.release()
+
+
+def alpaca_config(settings: Settings) -> AlpacaConfig:
+    """The Alpaca account the settings describe (the adapters never see the settings)."""
+    key, secret = settings.alpaca_api_key, settings.alpaca_api_secret
+    return AlpacaConfig(
+        api_key=key.get_secret_value() if key else None,
+        api_secret=secret.get_secret_value() if secret else None,
+        paper=settings.alpaca_paper,
+        base_url=settings.alpaca_base_url,
+        stream_url=settings.alpaca_stream_url,
+        data_url=settings.alpaca_data_url,
+        rate_limit_per_minute=settings.alpaca_rate_limit_per_minute,
+    )
 
 
 def _report_isolation(
@@ -228,7 +243,7 @@ async def _build(
         else None
     )
     # one budget of REST requests for the whole Alpaca account: orders and market data share it
-    limiter = RateLimiter(
+    limiter = RequestBudget(
         limit=settings.alpaca_rate_limit_per_minute,
         now=time.time,  # wall clock: the journal's times must mean the same after a restart
         journal=settings.data_dir / "alpaca_requests.log" if settings.use_alpaca else None,
@@ -237,10 +252,10 @@ async def _build(
     if bars:
         feed = ReplayMarket.from_files(bars)
     elif market == "alpaca":
-        from qtc.market.alpaca_feed import AlpacaMarketFeed
+        from qtc.alpaca.feed import AlpacaMarketFeed
 
-        feed = AlpacaMarketFeed.from_settings(
-            settings, settings.symbols or DEFAULT_UNIVERSE, limiter
+        feed = AlpacaMarketFeed.from_config(
+            alpaca_config(settings), settings.symbols or DEFAULT_UNIVERSE, limiter
         )
     else:
         feed = SimulatedMarket(settings.seed, calendar, settings.symbols)
@@ -271,9 +286,9 @@ async def _build(
     journal: JournaledEngine | None = None
     broker: Broker
     if settings.use_alpaca:
-        from qtc.brokers.alpaca import AlpacaBroker
+        from qtc.alpaca.broker import AlpacaBroker
 
-        broker = AlpacaBroker.from_settings(settings, limiter)
+        broker = AlpacaBroker.from_config(alpaca_config(settings), limiter)
         broker_name = "alpaca"
     else:
         assert engine is not None

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import Request, Response
 
-from qtc.brokers.alpaca import AlpacaBroker, RetryPolicy
+from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
 from qtc.domain.market import Bar
 from qtc.exchange.alpaca_api import create_exchange_app
 from qtc.exchange.driver import ExchangeDriver

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from qtc.brokers.alpaca import RetryPolicy
-from qtc.brokers.ratelimit import RateLimiter
+from qtc.alpaca.broker import RetryPolicy
+from qtc.alpaca.budget import RequestBudget
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.errors import BrokerAuthError, BrokerUnavailable, OrderNotFound, RateLimited
 from qtc.domain.ids import new_order_id
@@ -155,7 +155,7 @@ async def test_wrong_credentials_are_an_auth_error(exchange: Any) -> None:
 
 async def test_a_burst_never_exceeds_the_limiter_and_no_call_is_dropped(exchange: Any) -> None:
     window = 0.4
-    broker = exchange.broker(limiter=RateLimiter(limit=4, window=window))
+    broker = exchange.broker(limiter=RequestBudget(limit=4, window=window))
     try:
         placed = await broker.submit(limit_buy())
         exchange.arrivals.clear()

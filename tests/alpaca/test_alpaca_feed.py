@@ -6,10 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from qtc.brokers.alpaca import AlpacaBroker
-from qtc.brokers.ratelimit import RateLimiter
-from qtc.market.alpaca_feed import AlpacaMarketFeed
+from qtc.alpaca.broker import AlpacaBroker
+from qtc.alpaca.budget import RequestBudget
+from qtc.alpaca.feed import AlpacaMarketFeed
 from qtc.settings import Settings
+from qtc.wiring import alpaca_config
 
 
 def settings_for(exchange: Any) -> Settings:
@@ -27,8 +28,8 @@ def settings_for(exchange: Any) -> Settings:
 async def test_the_feed_serves_the_latest_minute_and_history_through_the_limiter(
     exchange: Any,
 ) -> None:
-    limiter = RateLimiter()
-    feed = AlpacaMarketFeed.from_settings(settings_for(exchange), ["AAPL"], limiter)
+    limiter = RequestBudget()
+    feed = AlpacaMarketFeed.from_config(alpaca_config(settings_for(exchange)), ["AAPL"], limiter)
     assert feed.universe == ["AAPL"]
     exchange.advance(4)  # the exchange's clock is now its first minute + 5
     start = exchange.first_minute
@@ -43,8 +44,8 @@ async def test_the_feed_serves_the_latest_minute_and_history_through_the_limiter
     assert exchange.stats()["requests_total"] == limiter.requests
 
 
-async def test_the_broker_is_built_from_settings(exchange: Any) -> None:
-    broker = AlpacaBroker.from_settings(settings_for(exchange))
+async def test_the_broker_is_built_from_the_settings(exchange: Any) -> None:
+    broker = AlpacaBroker.from_config(alpaca_config(settings_for(exchange)))
     try:
         assert broker.name == "alpaca"
         assert await broker.list_orders("all") == []

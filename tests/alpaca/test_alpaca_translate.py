@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qtc.brokers.alpaca_translate import (
+from qtc.alpaca.translate import (
     order_from_payload,
     orders_from_listing,
     trade_update_from_payload,

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import httpx
 import pytest
 
-from qtc.brokers.alpaca import AlpacaBroker, RetryPolicy
+from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.domain.market import Bar

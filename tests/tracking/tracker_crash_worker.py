@@ -15,7 +15,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from qtc.brokers.alpaca import AlpacaBroker, RetryPolicy
+from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
 from qtc.domain.decimals import dec_str
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError

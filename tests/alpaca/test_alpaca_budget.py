@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from qtc.brokers.ratelimit import RateLimiter
+from qtc.alpaca.budget import RequestBudget
 
 
 class FakeTime:
@@ -34,13 +34,13 @@ def max_in_window(times: list[float], window: float) -> int:
 
 def test_first_requests_up_to_the_limit_go_at_once() -> None:
     clock = FakeTime()
-    limiter = RateLimiter(limit=5, window=60.0, now=clock)
+    limiter = RequestBudget(limit=5, window=60.0, now=clock)
     assert [limiter.reserve() for _ in range(5)] == [0.0] * 5
 
 
 def test_the_request_past_the_limit_waits_for_the_oldest_to_leave_the_window() -> None:
     clock = FakeTime()
-    limiter = RateLimiter(limit=3, window=60.0, now=clock)
+    limiter = RequestBudget(limit=3, window=60.0, now=clock)
     for _ in range(3):
         limiter.reserve()
     clock.t += 10
@@ -52,7 +52,7 @@ def test_the_request_past_the_limit_waits_for_the_oldest_to_leave_the_window() -
 
 def test_a_burst_of_a_thousand_never_exceeds_the_limit_in_any_window() -> None:
     clock = FakeTime()
-    limiter = RateLimiter(limit=200, window=60.0, now=clock)
+    limiter = RequestBudget(limit=200, window=60.0, now=clock)
     sent: list[float] = []
     for i in range(1000):
         clock.t += 0.01 * (i % 7)
@@ -62,7 +62,7 @@ def test_a_burst_of_a_thousand_never_exceeds_the_limit_in_any_window() -> None:
 
 
 async def test_async_acquire_spaces_a_burst_in_real_time() -> None:
-    limiter = RateLimiter(limit=4, window=0.2)
+    limiter = RequestBudget(limit=4, window=0.2)
     started: list[float] = []
 
     async def one() -> None:
@@ -75,7 +75,7 @@ async def test_async_acquire_spaces_a_burst_in_real_time() -> None:
 
 
 def test_threads_share_one_limit() -> None:
-    limiter = RateLimiter(limit=5, window=0.2)
+    limiter = RequestBudget(limit=5, window=0.2)
     started: list[float] = []
     lock = threading.Lock()
 
@@ -96,17 +96,17 @@ def test_threads_share_one_limit() -> None:
 def test_a_restarted_limiter_inherits_the_budget_its_predecessor_spent(tmp_path: Path) -> None:
     clock = {"t": 1_000_000.0}
     journal = tmp_path / "alpaca_requests.log"
-    first = RateLimiter(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
+    first = RequestBudget(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
     assert [first.reserve() for _ in range(5)] == [0.0] * 5
     first.close()  # the process dies here; a new one starts 10 s later
 
     clock["t"] += 10.0
-    second = RateLimiter(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
+    second = RequestBudget(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
     assert second.reserve() == 50.0  # waits until the first request leaves the window
     second.close()
 
     clock["t"] += 120.0  # long after: old requests no longer count, and are compacted away
-    third = RateLimiter(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
+    third = RequestBudget(limit=5, window=60.0, now=lambda: clock["t"], journal=journal)
     assert third.reserve() == 0.0
     third.close()
     assert len(journal.read_text().splitlines()) == 1

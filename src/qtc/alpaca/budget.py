@@ -19,7 +19,7 @@ from qtc.store.jsonl import FsyncCounter, append_line, make_private_dir, write_a
 log = logging.getLogger("qtc.ratelimit")
 
 
-class RateLimiter:
+class RequestBudget:
     """At most `limit` requests in any `window` seconds; thread-safe and usable from async code.
 
     Each caller reserves the next free slot and waits until it comes: slot i is never earlier
@@ -109,7 +109,7 @@ class LimitedHTTPAdapter(HTTPAdapter):
     """A requests transport that waits for the limiter before every request, counts what it
     sends, and puts a timeout on requests that have none (alpaca-py sets none)."""
 
-    def __init__(self, limiter: RateLimiter, timeout: float) -> None:
+    def __init__(self, limiter: RequestBudget, timeout: float) -> None:
         super().__init__()
         self.limiter = limiter
         self.timeout = timeout
@@ -126,7 +126,7 @@ class LimitedHTTPAdapter(HTTPAdapter):
         return super().send(request, timeout=self.timeout if timeout is None else timeout, **kwargs)
 
 
-def limit_rest_client(client: Any, limiter: RateLimiter, timeout: float) -> LimitedHTTPAdapter:
+def limit_rest_client(client: Any, limiter: RequestBudget, timeout: float) -> LimitedHTTPAdapter:
     """Route every request of an alpaca-py REST client through `limiter`; its own retries are
     switched off so that the adapter's backoff owns them and every request is counted."""
     # alpaca-py treats retry_attempts=0 as "use the default (3)", so the attribute is set here.

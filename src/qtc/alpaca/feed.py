@@ -25,11 +25,11 @@ from alpaca.data.requests import (
 )
 from alpaca.data.timeframe import TimeFrame
 
-from qtc.brokers.alpaca_translate import parse_time, translate_error
-from qtc.brokers.ratelimit import RateLimiter, limit_rest_client
+from qtc.alpaca.budget import RequestBudget, limit_rest_client
+from qtc.alpaca.config import AlpacaConfig
+from qtc.alpaca.translate import parse_time, translate_error
 from qtc.domain.decimals import to_decimal
 from qtc.domain.market import Bar, is_crypto
-from qtc.settings import Settings
 
 _MINUTE = timedelta(minutes=1)
 _HISTORY_LOOKBACK = timedelta(days=7)  # long enough to span a weekend and a holiday
@@ -67,24 +67,25 @@ class AlpacaMarketFeed:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(
+    def from_config(
         cls,
-        settings: Settings,
+        config: AlpacaConfig,
         symbols: Iterable[str],
-        limiter: RateLimiter,
+        limiter: RequestBudget,
         request_timeout: float = 10.0,
     ) -> AlpacaMarketFeed:
-        """The feed the environment describes (ALPACA_API_KEY, ALPACA_DATA_URL), sharing the
-        broker's rate limiter."""
-        key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None
-        secret = (
-            settings.alpaca_api_secret.get_secret_value() if settings.alpaca_api_secret else None
-        )
+        """The feed of this account (its data URL), sharing the broker's request budget."""
         stock = StockHistoricalDataClient(
-            api_key=key, secret_key=secret, raw_data=True, url_override=settings.alpaca_data_url
+            api_key=config.api_key,
+            secret_key=config.api_secret,
+            raw_data=True,
+            url_override=config.data_url,
         )
         crypto = CryptoHistoricalDataClient(
-            api_key=key, secret_key=secret, raw_data=True, url_override=settings.alpaca_data_url
+            api_key=config.api_key,
+            secret_key=config.api_secret,
+            raw_data=True,
+            url_override=config.data_url,
         )
         for client in (stock, crypto):
             limit_rest_client(client, limiter, request_timeout)

@@ -1,7 +1,7 @@
 """The `Broker` port on Alpaca through alpaca-py: REST in worker threads, `trade_updates` stream.
 
 Retries belong to this adapter (alpaca-py's own are switched off), and every request, retries
-included, passes the shared RateLimiter. A 429 is retried with backoff for every call (nothing
+included, passes the shared RequestBudget. A 429 is retried with backoff for every call (nothing
 was decided); a 5xx, timeout or connection error is retried only for reads. After
 `RetryPolicy.attempts` tries the domain error (RateLimited, BrokerUnavailable) is raised.
 Ambiguous submits (5xx, timeout, connection error) are never resent: `submit` looks the order
@@ -32,7 +32,9 @@ from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.requests import GetOrdersRequest
 from alpaca.trading.stream import TradingStream
 
-from qtc.brokers.alpaca_translate import (
+from qtc.alpaca.budget import LimitedHTTPAdapter, RequestBudget, limit_rest_client
+from qtc.alpaca.config import AlpacaConfig
+from qtc.alpaca.translate import (
     order_from_payload,
     order_request_to_alpaca,
     orders_from_listing,
@@ -40,7 +42,6 @@ from qtc.brokers.alpaca_translate import (
     translate_error,
 )
 from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
-from qtc.brokers.ratelimit import LimitedHTTPAdapter, RateLimiter, limit_rest_client
 from qtc.domain.errors import (
     BrokerError,
     BrokerProtocolError,
@@ -56,7 +57,6 @@ from qtc.domain.orders import (
     TradeUpdate,
     UnreadableOrder,
 )
-from qtc.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class AlpacaBroker:
         paper: bool = True,
         base_url: str | None = None,
         stream_url: str | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: RequestBudget | None = None,
         retry: RetryPolicy | None = None,
         request_timeout: float = 10.0,
         reconnect_backoff: tuple[float, float] = (1.0, 30.0),
@@ -133,7 +133,7 @@ class AlpacaBroker:
     ) -> None:
         """Build the REST client and (unstarted) stream; `base_url`/`stream_url` override
         Alpaca's endpoints (alpaca-py's `url_override`)."""
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or RequestBudget()
         self.retry = retry or RetryPolicy()
         self._now = now
         self._sleep = sleep
@@ -168,17 +168,19 @@ class AlpacaBroker:
         self.protocol_errors = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, limiter: RateLimiter | None = None) -> AlpacaBroker:
-        """The broker the environment describes (ALPACA_API_KEY, ALPACA_BASE_URL, ...)."""
-        if settings.alpaca_api_key is None or settings.alpaca_api_secret is None:
+    def from_config(
+        cls, config: AlpacaConfig, limiter: RequestBudget | None = None
+    ) -> AlpacaBroker:
+        """The broker of this account, sharing `limiter` with the data feed if given."""
+        if config.api_key is None or config.api_secret is None:
             raise ValueError("ALPACA_API_KEY and ALPACA_API_SECRET must both be set")
         return cls(
-            settings.alpaca_api_key.get_secret_value(),
-            settings.alpaca_api_secret.get_secret_value(),
-            paper=settings.alpaca_paper,
-            base_url=settings.alpaca_base_url,
-            stream_url=settings.alpaca_stream_url,
-            limiter=limiter or RateLimiter(settings.alpaca_rate_limit_per_minute, 60.0),
+            config.api_key,
+            config.api_secret,
+            paper=config.paper,
+            base_url=config.base_url,
+            stream_url=config.stream_url,
+            limiter=limiter or RequestBudget(config.rate_limit_per_minute, 60.0),
         )
 
     @property
