@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -15,13 +15,13 @@ from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
 from qtc.domain.signals import CancelIntent, Intent, OrderIntent, validate_signal
+from qtc.domain.times import MINUTE
 from qtc.market.base import Clock, MarketFeed
 from qtc.store.records import order_fields
 from qtc.strategies.results import StrategyResult
 from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
 
-MINUTE = timedelta(minutes=1)
 SETTLE_TIMEOUT_S = 5.0
 log = logging.getLogger("qtc.orchestrator")
 

@@ -7,15 +7,15 @@ import fcntl
 import json
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from qtc.domain.times import MINUTE
 from qtc.store import jsonl
 
 LOCK_FILE = ".qtc.lock"
 PROGRESS_FILE = "run_state.json"
-MINUTE = timedelta(minutes=1)
 _SCAN_TAIL = 50  # ledger lines read from the end of each file when recovering progress
 log = logging.getLogger("qtc.run")
 

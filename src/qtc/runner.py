@@ -16,7 +16,8 @@ from typing import Any
 from rich.console import Console
 
 from qtc.console import StatusLine, make_console, print_summary, setup_logging, startup_error
-from qtc.orchestrator import MINUTE, MinuteReport, Orchestrator
+from qtc.domain.times import MINUTE
+from qtc.orchestrator import MinuteReport, Orchestrator
 from qtc.settings import Settings
 from qtc.strategies.teams import TeamSpec, load_registry, parse_team_arg
 from qtc.wiring import (

@@ -22,6 +22,7 @@ from qtc.api.keys import KEYS_FILE, KeyStore
 from qtc.api.server import bind_socket, serve
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.domain.times import MINUTE
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.journal import JournaledEngine
 from qtc.market.base import Clock, MarketFeed
@@ -29,7 +30,7 @@ from qtc.market.calendar import MarketCalendar
 from qtc.market.clock import PacedClock, RealClock
 from qtc.market.replay import ReplayMarket
 from qtc.market.simulated import DEFAULT_UNIVERSE, SimulatedMarket
-from qtc.orchestrator import MINUTE, Orchestrator
+from qtc.orchestrator import Orchestrator
 from qtc.progress import (
     DataDirLock,
     StartupError,

@@ -30,8 +30,8 @@ from qtc.alpaca.config import AlpacaConfig
 from qtc.alpaca.translate import parse_time, translate_error
 from qtc.domain.decimals import to_decimal
 from qtc.domain.market import Bar, is_crypto
+from qtc.domain.times import MINUTE
 
-_MINUTE = timedelta(minutes=1)
 _HISTORY_LOOKBACK = timedelta(days=7)  # long enough to span a weekend and a holiday
 _TICK = timedelta(microseconds=1)
 
@@ -110,7 +110,7 @@ class AlpacaMarketFeed:
             missed = [s for s in wanted if (self._latest_time(s) or minute) > minute]
             missed = [s for s in missed if minute not in self._bars[s]]
             if missed:
-                self._store(self._fetch_range(missed, minute, minute + _MINUTE - _TICK))
+                self._store(self._fetch_range(missed, minute, minute + MINUTE - _TICK))
         with self._lock:
             return {s: self._bars[s][minute] for s in self._symbols if minute in self._bars[s]}
 
@@ -128,7 +128,7 @@ class AlpacaMarketFeed:
 
     def last_price(self, symbol: str, at: datetime) -> Decimal | None:
         """Close of the last bar that ended by `at`, if any."""
-        bars = self.history(symbol, at.astimezone(UTC) - _MINUTE + _TICK, 1)
+        bars = self.history(symbol, at.astimezone(UTC) - MINUTE + _TICK, 1)
         return bars[-1].close if bars else None
 
     def _latest_time(self, symbol: str) -> datetime | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from alpaca.trading.enums import OrderSide
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
 from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 
+from qtc.domain import times
 from qtc.domain.decimals import NotANumber, to_decimal
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.errors import (
@@ -38,7 +39,6 @@ from qtc.domain.events import EVENT_STATUS, parse_event, parse_status
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.domain.orders import UnreadableOrder as UnreadableOrderInfo
 
-_FRACTION = re.compile(r"\.(\d{6})\d+")
 _QUOTED_STATUS = re.compile(r'"([a-z_]+)"')
 
 
@@ -46,14 +46,10 @@ def parse_time(raw: Any) -> datetime:
     """An Alpaca RFC 3339 timestamp (nanoseconds allowed) as an aware UTC datetime."""
     if not isinstance(raw, str):
         raise BrokerProtocolError(f"expected a timestamp, got {raw!r}")
-    text = _FRACTION.sub(r".\1", raw.strip())
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as e:
+        return times.parse_time(raw)
+    except (ValueError, OverflowError) as e:
         raise BrokerProtocolError(f"bad timestamp {raw!r}") from e
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _decimal(raw: Any, what: str) -> Decimal:

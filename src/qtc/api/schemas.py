@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from qtc.domain.decimals import dec_str
-from qtc.store.records import iso, order_fields
+from qtc.domain.times import iso
+from qtc.store.records import order_fields
 
 DECIMAL_NOTE = "Decimal as a JSON string in plain notation (exact; never a float)."
 TIME_NOTE = "ISO-8601 time in UTC with an explicit +00:00 offset."

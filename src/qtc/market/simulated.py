@@ -19,10 +19,10 @@ from decimal import Decimal
 import numpy as np
 
 from qtc.domain.market import Bar, is_crypto
+from qtc.domain.times import MINUTE
 from qtc.market.calendar import MarketCalendar
 
 ANCHOR_DATE = date(2025, 1, 1)
-_MINUTE = timedelta(minutes=1)
 _FULL_SESSION_MINUTES = 390
 _CRYPTO_DAY_MINUTES = 1440
 # stream tags keep the walk's and the intraday draws independent
@@ -276,7 +276,7 @@ class SimulatedMarket:
         bars = [
             Bar(
                 symbol=symbol,
-                timestamp=first + i * _MINUTE,
+                timestamp=first + i * MINUTE,
                 open=Decimal(int(open_c[i])).scaleb(-2),
                 high=Decimal(int(high_c[i])).scaleb(-2),
                 low=Decimal(int(low_c[i])).scaleb(-2),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,17 +11,7 @@ from qtc.domain.decimals import dec_str, to_decimal
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.fills import Fill
 from qtc.domain.orders import Order
-
-
-def iso(at: datetime) -> str:
-    """A timezone-aware datetime as ISO 8601 in UTC."""
-    return at.astimezone(UTC).isoformat()
-
-
-def parse_time(raw: str) -> datetime:
-    """An ISO 8601 timestamp as an aware UTC datetime (naive ones are taken as UTC)."""
-    at = datetime.fromisoformat(raw)
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+from qtc.domain.times import iso, parse_time
 
 
 def _opt_dec(raw: Any) -> Decimal | None:

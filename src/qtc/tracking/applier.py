@@ -15,8 +15,9 @@ from qtc.domain.enums import OrderStatus
 from qtc.domain.fills import Fill
 from qtc.domain.ids import team_of_order_id
 from qtc.domain.orders import BrokerOrder, Order
+from qtc.domain.times import iso
 from qtc.store.base import Store
-from qtc.store.records import iso, order_fields
+from qtc.store.records import order_fields
 from qtc.tracking import change as changes
 from qtc.tracking.book import OrderBook
 from qtc.tracking.change import Change, apply_change, decide
