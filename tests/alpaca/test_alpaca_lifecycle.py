@@ -5,18 +5,17 @@ listing pages with orders QTC cannot read."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide
 from alpaca.trading.enums import TimeInForce as AlpacaTif
 from alpaca.trading.requests import LimitOrderRequest
+from tests.support.files import jsonl_lines
 
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.orders import Order
@@ -53,12 +52,6 @@ def market_buy(qty: str = "3") -> OrderIntent:
         limit_price=None,
         requested_price=Decimal(100),
     )
-
-
-def lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 async def eventually(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -131,13 +124,13 @@ async def test_alpacas_rarer_statuses_are_tracked_and_an_unknown_one_quarantines
     assert [tracker.get_order("alpha", o.order_id).status.value for o in odd] == ODD_STATUSES
     assert all(tracker.get_order("alpha", o.order_id).is_open for o in odd)
     assert tracker.get_order("alpha", filled.order_id).status is OrderStatus.FILLED
-    trades = lines(tmp_path / "team" / "alpha" / "trades.jsonl")
+    trades = jsonl_lines(tmp_path / "team" / "alpha" / "trades.jsonl")
     assert sum(Decimal(t["quantity"]) for t in trades) == Decimal(3)
     held = tracker.get_order("beta", unknown.order_id)
     assert held is not None and held.is_open
     shown = order_fields(held)
     assert shown["broker_status"] == "restated_by_venue"
-    errors = lines(tmp_path / "team" / "beta" / "errors.jsonl")
+    errors = jsonl_lines(tmp_path / "team" / "beta" / "errors.jsonl")
     assert len(errors) == 1 and errors[0]["phase"] == "order"
     assert unknown.order_id in errors[0]["message"] and "restated_by_venue" in errors[0]["message"]
 
@@ -177,7 +170,8 @@ async def test_a_cancel_the_venue_rejects_returns_the_order_to_work_and_fills_st
         await tracker.reconcile()
         assert order.status is OrderStatus.PARTIALLY_FILLED
         booked = sum(
-            Decimal(t["quantity"]) for t in lines(tmp_path / "team" / "alpha" / "trades.jsonl")
+            Decimal(t["quantity"])
+            for t in jsonl_lines(tmp_path / "team" / "alpha" / "trades.jsonl")
         )
         assert booked == order.filled_qty > filled_before
 

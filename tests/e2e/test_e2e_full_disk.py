@@ -7,7 +7,6 @@ needed; the test frees space through `/proc/<pid>/root`, which shows the namespa
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.files import jsonl_lines
 
 from .conftest import (
     KEY,
@@ -53,13 +53,6 @@ cp -a "$data/team/." "$data/kept/"
 rm -f "$data/kept/filler"
 exit $rc
 """
-
-
-def lines_of(path: Path) -> list[dict[str, object]]:
-    """Every line of a JSONL file, each of which must be whole JSON."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.slow
@@ -160,7 +153,7 @@ def test_a_full_disk_degrades_the_run_and_every_fill_lands_once_space_returns(
     kept = data / "kept"
     executions = exchange.executions()
     for team_id in TEAMS:
-        ledger = lines_of(kept / team_id / "trades.jsonl")  # every line whole JSON
+        ledger = jsonl_lines(kept / team_id / "trades.jsonl")  # every line whole JSON
         ids = [row["execution_id"] for row in ledger]
         assert len(ids) == len(set(ids)), f"{team_id}: an execution booked twice"
         theirs = [e for e in executions if str(e["client_order_id"]).startswith(team_id + "-")]
@@ -169,7 +162,7 @@ def test_a_full_disk_degrades_the_run_and_every_fill_lands_once_space_returns(
             theirs, "qty", "price"
         ), f"{team_id}: ledger differs from the exchange's executions"
         for path in (kept / team_id).rglob("*.jsonl"):
-            lines_of(path)  # no torn bytes left in any file
-    booked = sum(len(lines_of(kept / t / "trades.jsonl")) for t in TEAMS)
+            jsonl_lines(path)  # no torn bytes left in any file
+    booked = sum(len(jsonl_lines(kept / t / "trades.jsonl")) for t in TEAMS)
     assert booked == len(executions) > 0
     assert all(Decimal(str(e["qty"])) > 0 for e in executions)

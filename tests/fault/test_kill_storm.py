@@ -6,7 +6,6 @@ Seeded: `QTC_STORM_SEED` replays a storm; `QTC_STORM_KILLS` sets the kills of ea
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -15,9 +14,9 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tests.support.files import jsonl_lines
 from tests.tracking.test_tracker_crash import kill_storm, running_exchange
 
 from qtc.domain.portfolio import Portfolio
@@ -53,12 +52,6 @@ def _qtc_run(data: Path, log: Path, *, first: bool, duration: int) -> list[str]:
     if first:
         args += ["--start", START]
     return args
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def test_kill_storm_through_the_simulated_exchange(tmp_path: Path) -> None:
@@ -110,7 +103,7 @@ def test_kill_storm_through_the_simulated_exchange(tmp_path: Path) -> None:
     checked = 0
     for team_id in TEAMS:
         folder = data / "team" / team_id
-        ledger = [TradeRecord.from_json(row) for row in _lines(folder / "trades.jsonl")]
+        ledger = [TradeRecord.from_json(row) for row in jsonl_lines(folder / "trades.jsonl")]
         ids = [r.execution_id for r in ledger]
         assert len(ids) == len(set(ids)), f"{team_id}: an execution booked twice"
         theirs = [e for e in executions if e.client_order_id.startswith(team_id + "-")]
@@ -131,10 +124,10 @@ def test_kill_storm_through_the_simulated_exchange(tmp_path: Path) -> None:
         checked += len(theirs)
         replay = Portfolio.replay(CAPITAL, (r.to_fill() for r in ledger))
         snapshots = [
-            row for p in sorted((folder / "portfolio").glob("*.jsonl")) for row in _lines(p)
+            row for p in sorted((folder / "portfolio").glob("*.jsonl")) for row in jsonl_lines(p)
         ]
         assert Decimal(snapshots[-1]["cash"]) == replay.cash
-        open_here = {row["order_id"] for row in _lines(folder / "pending_orders.jsonl")}
+        open_here = {row["order_id"] for row in jsonl_lines(folder / "pending_orders.jsonl")}
         open_there = {
             o.client_order_id
             for o in engine.list("open")

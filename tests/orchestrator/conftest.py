@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from tests.support.files import jsonl_lines as lines  # shared by this folder's tests
 
 from qtc.settings import Settings
 from qtc.strategies.teams import TeamSpec
@@ -38,12 +39,6 @@ def fast_settings(data_dir: Path, minutes: int, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
-
-
-def lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def team_file(data_dir: Path, team_id: str, name: str) -> Path:

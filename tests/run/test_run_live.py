@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.support.files import jsonl_lines
 
 from .conftest import clean_env, wait_until
 
@@ -24,12 +25,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _lines(path: Path) -> list[dict[str, object]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.mark.slow
@@ -126,17 +121,17 @@ def test_a_live_restart_skips_the_missed_minutes_and_trades_only_the_present(
         assert body["degraded"] is False and body["degraded_reason"] is None
 
         orders = data / "team" / "alpha" / "orders.jsonl"
-        wait_until(lambda: _lines(orders), 150, "an order for a present minute")
+        wait_until(lambda: jsonl_lines(orders), 150, "an order for a present minute")
         run.wait(150)
         assert run.returncode == 0
-        for order in _lines(orders):
+        for order in jsonl_lines(orders):
             created = datetime.fromisoformat(str(order["created_at"]))
             assert created >= restart, order
             extra = order["extra"]
             assert isinstance(extra, dict)
             seen = datetime.fromisoformat(str(extra["reason"]).removeprefix("bar "))
             assert seen >= restart - timedelta(minutes=1), order
-        assert len(_lines(orders)) <= 2
+        assert len(jsonl_lines(orders)) <= 2
     finally:
         for process in reversed(started):
             if process.poll() is None:
