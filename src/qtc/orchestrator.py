@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -36,10 +36,25 @@ class Strategies(Protocol):
     ) -> dict[str, StrategyResult]: ...
 
 
-class ExchangeStep(Protocol):
-    """The simulated exchange's minute (absent when a real broker runs its own market)."""
+class Venue(Protocol):
+    """A market QTC runs itself (the simulated exchange); absent when a real broker runs its own.
+
+    `step(minute)` matches resting orders against the minute's bars; `settle()` returns once the
+    tracker has applied every update the venue sent for it.
+    """
 
     def step(self, minute: datetime) -> None: ...
+
+    async def settle(self) -> None: ...
+
+
+class MinuteListener(Protocol):
+    """Told about each minute: `before_send` just before its first order leaves (progress must
+    be durable by then), `minute_done` once it has run."""
+
+    def before_send(self, minute: datetime) -> None: ...
+
+    def minute_done(self, report: MinuteReport) -> None: ...
 
 
 @dataclass(slots=True)
@@ -87,39 +102,32 @@ class Orchestrator:
         feed: MarketFeed,
         calendar: Calendar,
         clock: Clock,
-        exchange: ExchangeStep | None = None,
+        venue: Venue | None = None,
         history_minutes: int = 60,
-        on_minute: Callable[[MinuteReport], None] | None = None,
-        pace: Callable[[datetime], Awaitable[None]] | None = None,
-        settle: Callable[[], Awaitable[None]] | None = None,
-        refresh: Callable[[datetime], Awaitable[None]] | None = None,
         skip_stale: bool = False,
     ) -> None:
-        """`pace(moment)` returns once `moment` has come (default: sleep on the clock);
-        `settle()` returns once the tracker has applied every update the broker sent;
-        `refresh(minute)` fetches a live feed's new bars before they are read;
-        `skip_stale` (live runs): a minute whose turn comes after the next one has also ended
-        is skipped, never run on old bars."""
+        """`skip_stale` (live runs): a minute whose turn comes after the next one has also ended
+        is skipped, never run on old bars. Listeners (`listen`) hear of each minute."""
         self.teams = {spec.team_id: spec for spec in teams}
         self.tracker = tracker
         self.strategies = strategies
         self.feed = feed
         self.calendar = calendar
         self.clock = clock
-        self.exchange = exchange
+        self.venue = venue
         self.history_minutes = history_minutes
-        self.on_minute = on_minute
-        self.pace = pace or clock.sleep_until
-        self.settle = settle
-        self.refresh = refresh
         self.skip_stale = skip_stale
-        self.before_send: Callable[[datetime], None] | None = None
+        self.listeners: list[MinuteListener] = []
         self.skipped = SkippedMinutes()
         self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
         self.prices: dict[str, Decimal] = {}
         self._stop = asyncio.Event()
 
     # the loop
+
+    def listen(self, listener: MinuteListener) -> None:
+        """Tell `listener` about every minute from now on."""
+        self.listeners.append(listener)
 
     def stop(self) -> None:
         """Finish the current minute, then return from `run` (no new signals after it)."""
@@ -170,7 +178,7 @@ class Orchestrator:
 
     async def _wait_for(self, moment: datetime) -> bool:
         """Sleep until `moment` on the clock; False when stopped first."""
-        sleeper = asyncio.ensure_future(self.pace(moment))
+        sleeper = asyncio.ensure_future(self.clock.pace_to(moment))
         stopper = asyncio.ensure_future(self._stop.wait())
         done, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -183,8 +191,7 @@ class Orchestrator:
         """One market minute, as a story."""
         started = time.perf_counter()
         report = MinuteReport(minute=minute)
-        if self.refresh is not None:
-            await self.refresh(minute)
+        await self.feed.refresh(minute)
         bars = self.take_bars(minute)
         self.advance_exchange(minute)
         await self.let_tracker_catch_up()
@@ -197,10 +204,11 @@ class Orchestrator:
             report.strategies_s = time.perf_counter() - strategies_started
             report.teams_run = len(results)
             intents = self.validate(results, open_symbols, report)
-            if intents and self.before_send is not None:
+            if intents:
                 # progress past this minute is durable before any of its orders leaves: a kill
                 # mid-send restarts at the next minute, never sending this one's orders twice
-                self.before_send(minute)
+                for listener in self.listeners:
+                    listener.before_send(minute)
             await self.send(intents, report)
         self.tracker.flush()
         self.tracker.write_snapshots()
@@ -209,8 +217,8 @@ class Orchestrator:
         report.overhead_s = report.bars_to_last_order_s - report.strategies_s
         self.totals.minutes += 1
         self.totals.last_minute = minute
-        if self.on_minute is not None:
-            self.on_minute(report)
+        for listener in self.listeners:
+            listener.minute_done(report)
         return report
 
     def gone_stale(self, minute: datetime) -> bool:
@@ -231,14 +239,14 @@ class Orchestrator:
 
     def advance_exchange(self, minute: datetime) -> None:
         """Let the simulated exchange match resting orders against the minute's bars."""
-        if self.exchange is not None:
-            self.exchange.step(minute)
+        if self.venue is not None:
+            self.venue.step(minute)
 
     async def let_tracker_catch_up(self) -> None:
         """Strategies must see the fills and expiries the exchange just produced."""
-        if self.settle is not None:
+        if self.venue is not None:
             try:
-                await asyncio.wait_for(self.settle(), SETTLE_TIMEOUT_S)
+                await asyncio.wait_for(self.venue.settle(), SETTLE_TIMEOUT_S)
             except TimeoutError:
                 log.warning("Tracker still applying updates after %ss; going on", SETTLE_TIMEOUT_S)
 

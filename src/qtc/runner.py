@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -249,13 +250,7 @@ async def run_session(
         else None
     )
 
-    def minute_done(report: MinuteReport) -> None:
-        parts.save_progress(report.minute + MINUTE)
-        if on_minute is not None:
-            on_minute(report)
-
-    orchestrator.on_minute = minute_done
-    orchestrator.before_send = lambda minute: parts.save_progress(minute + MINUTE)
+    orchestrator.listen(_Progress(parts, on_minute))
     exit_code = 0
     try:
         await orchestrator.run(parts.first_minute, last)
@@ -265,6 +260,22 @@ async def run_session(
     finally:
         await _shutdown(parts, background)
     return exit_code
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """Saves the run's progress: before a minute's first order leaves, and once it has run."""
+
+    parts: Components
+    on_minute: Callable[[MinuteReport], None] | None
+
+    def before_send(self, minute: datetime) -> None:
+        self.parts.save_progress(minute + MINUTE)
+
+    def minute_done(self, report: MinuteReport) -> None:
+        self.parts.save_progress(report.minute + MINUTE)
+        if self.on_minute is not None:
+            self.on_minute(report)
 
 
 def _install_signal_handlers(orchestrator: Orchestrator) -> Callable[[], bool]:

@@ -25,6 +25,7 @@ from qtc.brokers.simulated import SimulatedBroker
 from qtc.domain.times import MINUTE
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.journal import JournaledEngine
+from qtc.exchange.venue import SimulatedVenue
 from qtc.market.base import Clock, MarketFeed
 from qtc.market.calendar import MarketCalendar
 from qtc.market.clock import PacedClock, RealClock
@@ -249,70 +250,144 @@ async def _build(
         now=time.time,  # wall clock: the journal's times must mean the same after a restart
         journal=settings.data_dir / "alpaca_requests.log" if settings.use_alpaca else None,
     )
-    feed: MarketFeed
+    feed = build_feed(settings, market, bars, calendar, limiter)
+    engine = None if settings.use_alpaca else _open_journal(settings, specs, feed, journal_path)
+    if engine is not None and engine.last_minute not in (None, exchanged):
+        # the journal's own word, once it keeps one, over our reading of its lines
+        plan = _plan_start(settings, calendar, start=start, live=live, exchanged=engine.last_minute)
+    first = plan.first
+    clock, speed = build_clock(settings, live, first)
+    venue = build_venue(settings, engine, feed, clock, calendar, limiter, first)
+    tracker = build_tracker(settings, specs, venue.broker, clock, speed)
+    await _loaded(settings.data_dir / "team", tracker.load)
+    strategies = await build_strategies(settings, specs, tracker)
+
+    # the books are loaded: keep the collector from walking them again and again
+    gc.collect()
+    gc.freeze()
+    orchestrator = Orchestrator(
+        teams=specs,
+        tracker=tracker,
+        strategies=strategies,
+        feed=feed,
+        calendar=calendar,
+        clock=clock,
+        venue=venue.simulated,
+        history_minutes=settings.history_minutes,
+        skip_stale=live,
+    )
+    if plan.skipped is not None:
+        orchestrator.skip_minutes(*plan.skipped)
+    parts = Components(
+        settings=settings,
+        orchestrator=orchestrator,
+        tracker=tracker,
+        broker=venue.broker,
+        broker_name=venue.name,
+        clock=clock,
+        calendar=calendar,
+        strategies=strategies,
+        first_minute=first,
+        journal=engine,
+        limiter=limiter,
+    )
+    if keys is not None:
+        build_api(parts, keys, specs if demo_keys else [])
+    return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """The broker the tracker trades through, and the simulated venue when QTC runs one."""
+
+    broker: Broker
+    name: str
+    simulated: SimulatedVenue | None = None
+
+
+def build_feed(
+    settings: Settings,
+    market: str,
+    bars: list[Path],
+    calendar: MarketCalendar,
+    limiter: RequestBudget,
+) -> MarketFeed:
+    """Replayed bars, Alpaca's data, or the simulated market."""
     if bars:
-        feed = ReplayMarket.from_files(bars)
-    elif market == "alpaca":
+        return ReplayMarket.from_files(bars)
+    if market == "alpaca":
         from qtc.alpaca.feed import AlpacaMarketFeed
 
-        feed = AlpacaMarketFeed.from_config(
-            alpaca_config(settings), settings.symbols or DEFAULT_UNIVERSE, limiter
-        )
-    else:
-        feed = SimulatedMarket(settings.seed, calendar, settings.symbols)
+        universe = settings.symbols or DEFAULT_UNIVERSE
+        return AlpacaMarketFeed.from_config(alpaca_config(settings), universe, limiter)
+    return SimulatedMarket(settings.seed, calendar, settings.symbols)
 
-    engine: JournaledEngine | None = None
-    if not settings.use_alpaca:
-        engine = _readable(
-            journal_path,
-            lambda: JournaledEngine.open(
-                journal_path,
-                seed=settings.seed,
-                symbols=feed.universe,
-                # one paper account shared by every team, funded with all their capital
-                buying_power=sum((spec.capital for spec in specs), Decimal(0)),
-                participation=settings.participation,
-                half_spread_bps=settings.half_spread_bps,
-            ),
-        )
-    if engine is not None:
-        restored: datetime | None = getattr(engine, "last_minute", None)
-        if restored is not None and restored != exchanged:
-            # the journal's own word, once it keeps one, over our reading of its lines
-            plan = _plan_start(settings, calendar, start=start, live=live, exchanged=restored)
-    first = plan.first
-    clock: Clock = RealClock() if live else PacedClock(first, 60_000.0 / settings.speed)
 
-    exchange: ExchangeDriver | None = None
-    journal: JournaledEngine | None = None
-    broker: Broker
-    if settings.use_alpaca:
+def _open_journal(
+    settings: Settings, specs: list[TeamSpec], feed: MarketFeed, path: Path
+) -> JournaledEngine:
+    return _readable(
+        path,
+        lambda: JournaledEngine.open(
+            path,
+            seed=settings.seed,
+            symbols=feed.universe,
+            # one paper account shared by every team, funded with all their capital
+            buying_power=sum((spec.capital for spec in specs), Decimal(0)),
+            participation=settings.participation,
+            half_spread_bps=settings.half_spread_bps,
+        ),
+    )
+
+
+def build_clock(settings: Settings, live: bool, first: datetime) -> tuple[Clock, float]:
+    """The wall clock for a live run, else a paced simulated one; and its speed-up."""
+    if live:
+        return RealClock(), 1.0
+    clock = PacedClock(first, 60_000.0 / settings.speed)
+    return clock, clock.speed
+
+
+def build_venue(
+    settings: Settings,
+    engine: JournaledEngine | None,
+    feed: MarketFeed,
+    clock: Clock,
+    calendar: MarketCalendar,
+    limiter: RequestBudget,
+    first: datetime,
+) -> Venue:
+    """Alpaca when credentials are set, else the journaled simulated exchange."""
+    if engine is None:
         from qtc.alpaca.broker import AlpacaBroker
 
-        broker = AlpacaBroker.from_config(alpaca_config(settings), limiter)
-        broker_name = "alpaca"
-    else:
-        assert engine is not None
-        broker = SimulatedBroker(engine, clock)
-        exchange = ExchangeDriver(engine, feed, clock, calendar, start=first)
-        broker_name = "simulated"
-        journal = engine
+        return Venue(AlpacaBroker.from_config(alpaca_config(settings), limiter), "alpaca")
+    broker = SimulatedBroker(engine, clock)
+    driver = ExchangeDriver(engine, feed, clock, calendar, start=first)
+    return Venue(broker, "simulated", SimulatedVenue(driver, broker))
 
-    # Intervals are real seconds (they pace broker traffic); an accelerated clock counts faster.
-    pace = clock.speed if isinstance(clock, PacedClock) else 1.0
-    store = FileStore(settings.data_dir)
-    tracker = OrderTracker(
-        store=store,
+
+def build_tracker(
+    settings: Settings, specs: list[TeamSpec], broker: Broker, clock: Clock, speed: float
+) -> OrderTracker:
+    """The order tracker over the team files; intervals are real seconds, so an accelerated
+    clock counts them faster."""
+    return OrderTracker(
+        store=FileStore(settings.data_dir),
         broker=broker,
         clock=clock,
         teams={spec.team_id: spec.capital for spec in specs},
-        reconcile_interval=settings.reconcile_interval * pace,
+        reconcile_interval=settings.reconcile_interval * speed,
         retention_days=settings.retention_days,
-        cleanup_interval=settings.cleanup_interval * pace,
+        cleanup_interval=settings.cleanup_interval * speed,
         market_margin=settings.market_order_margin,
     )
-    await _loaded(settings.data_dir / "team", tracker.load)
 
+
+async def build_strategies(
+    settings: Settings, specs: list[TeamSpec], tracker: OrderTracker
+) -> StrategyPool:
+    """Start every team's worker; a team that cannot load is in its errors.jsonl, not fatal."""
     strategies = StrategyPool(
         specs,
         timeout=settings.strategy_timeout,
@@ -333,52 +408,22 @@ async def _build(
         if error is not None:
             log.error("Team %s strategy failed to load: %s", team_id, error.message)
             tracker.record_error(team_id, error.phase, error.message, error.signal)
+    return strategies
 
-    # the books are loaded: keep the collector from walking them again and again
-    gc.collect()
-    gc.freeze()
-    orchestrator = Orchestrator(
-        teams=specs,
-        tracker=tracker,
-        strategies=strategies,
-        feed=feed,
-        calendar=calendar,
-        clock=clock,
-        exchange=exchange,
-        history_minutes=settings.history_minutes,
-        pace=clock.pace_to if isinstance(clock, PacedClock) else None,
-        settle=broker.settle if isinstance(broker, SimulatedBroker) else None,
-        refresh=getattr(feed, "refresh", None),
-        skip_stale=live,
+
+def build_api(parts: Components, keys: KeyStore, demo_teams: list[TeamSpec]) -> None:
+    """The team API over the live tracker (keys issued for `demo_teams`, shown once)."""
+    parts.demo_keys = {spec.team_id: keys.issue(spec.team_id) for spec in demo_teams}
+    orchestrator = parts.orchestrator
+    app = create_app(
+        parts.tracker,
+        keys,
+        status=parts.status,
+        leaderboard=orchestrator.leaderboard,
+        rate_limit_per_minute=parts.settings.api_rate_limit_per_minute,
+        prices=lambda: orchestrator.prices,
     )
-    if plan.skipped is not None:
-        orchestrator.skip_minutes(*plan.skipped)
-    parts = Components(
-        settings=settings,
-        orchestrator=orchestrator,
-        tracker=tracker,
-        broker=broker,
-        broker_name=broker_name,
-        clock=clock,
-        calendar=calendar,
-        strategies=strategies,
-        first_minute=first,
-        journal=journal,
-        limiter=limiter,
-    )
-    if keys is not None:
-        if demo_keys:
-            parts.demo_keys = {spec.team_id: keys.issue(spec.team_id) for spec in specs}
-        app = create_app(
-            tracker,
-            keys,
-            status=parts.status,
-            leaderboard=orchestrator.leaderboard,
-            rate_limit_per_minute=settings.api_rate_limit_per_minute,
-            prices=lambda: orchestrator.prices,
-        )
-        parts.api_server = serve(app, settings.api_host, settings.api_port)
-    return parts
+    parts.api_server = serve(app, parts.settings.api_host, parts.settings.api_port)
 
 
 def _readable(path: Path, load: Callable[[], T]) -> T:

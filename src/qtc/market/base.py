@@ -20,6 +20,11 @@ class Clock(Protocol):
         """Return once `now() >= when` (at once if already past)."""
         ...
 
+    async def pace_to(self, moment: datetime) -> None:
+        """How the minute loop waits for `moment`: `sleep_until`, or, for a paced simulated
+        clock, moving the clock there at its pace."""
+        ...
+
 
 class MarketFeed(Protocol):
     """Minute bars for a universe of symbols."""
@@ -40,4 +45,8 @@ class MarketFeed(Protocol):
 
     def last_price(self, symbol: str, at: datetime) -> Decimal | None:
         """Close of the last bar before `at`, if any."""
+        ...
+
+    async def refresh(self, minute: datetime) -> None:
+        """Fetch the bars of `minute` before they are read (a live feed); else nothing."""
         ...

@@ -29,6 +29,9 @@ class RealClock:
         while (remaining := (target - self.now()).total_seconds()) > 0:
             await asyncio.sleep(remaining)
 
+    async def pace_to(self, moment: datetime) -> None:
+        await self.sleep_until(moment)
+
 
 class AcceleratedClock:
     """Simulated time starting at `start` that advances one minute per `ms_per_minute` real ms.
@@ -68,6 +71,9 @@ class AcceleratedClock:
         while (remaining := self.real_seconds_until(target)) > 0:
             await asyncio.sleep(remaining)
 
+    async def pace_to(self, moment: datetime) -> None:
+        await self.sleep_until(moment)
+
 
 class ManualClock:
     """A clock that moves only when a test says so; sleepers wake when it passes their time.
@@ -99,6 +105,10 @@ class ManualClock:
         finally:
             with self._lock:
                 self._waiters = [(t, f) for t, f in self._waiters if f is not future]
+
+    async def pace_to(self, moment: datetime) -> None:
+        """A test moves this clock; the loop waits for it."""
+        await self.sleep_until(moment)
 
     def advance(self, delta: timedelta) -> datetime:
         """Move the clock forward by `delta` and wake every sleeper whose time has come."""

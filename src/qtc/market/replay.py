@@ -72,6 +72,9 @@ class ReplayMarket:
                 bars.append(bar)
         return cls(bars)
 
+    async def refresh(self, minute: datetime) -> None:
+        """Nothing to fetch: every bar is already known."""
+
     @property
     def universe(self) -> list[str]:
         """Every symbol found in the files, sorted."""

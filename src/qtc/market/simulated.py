@@ -110,6 +110,9 @@ class SimulatedMarket:
         self._walk_years: dict[tuple[str, int], np.ndarray] = {}
         self._year_levels: dict[tuple[str, int], float] = {}
 
+    async def refresh(self, minute: datetime) -> None:
+        """Nothing to fetch: every bar is already known."""
+
     @property
     def universe(self) -> list[str]:
         """Every symbol the feed knows."""
