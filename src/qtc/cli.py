@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import resource
 import sys
 from collections.abc import Sequence
+
+PRIVATE_UMASK = 0o077  # data and log files 0600, folders 0700
+NOFILE_IF_UNLIMITED = 1 << 20  # Linux's default fs.nr_open
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def prepare_process() -> None:
+    """Before anything opens a file: private file modes, and the soft open-file limit raised
+    to the hard one (the servers' connection caps are computed from it)."""
+    os.umask(PRIVATE_UMASK)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = NOFILE_IF_UNLIMITED if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):  # above the kernel's nr_open
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `qtc` console script."""
+    prepare_process()
     args = build_parser().parse_args(argv)
     if args.command == "run":
         from qtc.runner import run_command

@@ -10,6 +10,13 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from qtc.connection_limits import (
+    ACCEPT_BATCH,
+    DEFAULT_HEADER_TIMEOUT,
+    ConnectionGate,
+    ListeningSocket,
+)
+
 _KEY_IN_QUERY = re.compile(r"(?i)((?:^|[?&])(?:api_?)?key=)[^&\s\"']*")
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
@@ -45,14 +52,23 @@ def install_redaction() -> None:
 
 
 def make_server(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, access_log: bool = False
+    app: FastAPI,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    access_log: bool = False,
+    max_connections: int | None = None,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
 ) -> uvicorn.Server:
     """A uvicorn server for `app` that leaves logging configuration to the caller.
 
     uvicorn's own access log is off by default (the app logs `METHOD path status ms` on
     `qtc.api.access`, without the query); if turned on, its lines have `key=` values redacted.
+    Connections are capped (default: from the open-file limit) and must send a request within
+    `header_timeout` seconds, see `qtc.connection_limits`.
     """
     install_redaction()
+    http, ws = ConnectionGate(max_connections, header_timeout).protocols()
     config = uvicorn.Config(
         app,
         host=host,
@@ -62,6 +78,9 @@ def make_server(
         server_header=False,
         timeout_graceful_shutdown=2,
         lifespan="off",
+        http=http,
+        ws=ws,
+        backlog=ACCEPT_BATCH,
     )
     if access_log:
         # an earlier server built with access_log=False stopped this logger propagating
@@ -78,9 +97,9 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket (port 0: a free one) to hand to `server.serve(sockets=[sock])`."""
     # proto given explicitly: asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets, and
     # without it a keep-alive client waits ~40 ms (Nagle + delayed ACK) for every answer
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = ListeningSocket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    sock.listen()
     sock.set_inheritable(True)
     return sock

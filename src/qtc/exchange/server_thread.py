@@ -10,21 +10,37 @@ from typing import Any
 
 import uvicorn
 
+from qtc.connection_limits import (
+    ACCEPT_BATCH,
+    DEFAULT_HEADER_TIMEOUT,
+    ConnectionGate,
+    ListeningSocket,
+)
+
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening-ready TCP socket on `host:port` (port 0: a free one, see getsockname)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = ListeningSocket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
 
 
-def uvicorn_config(app: Any) -> uvicorn.Config:
-    """How the exchange is served: quiet access log, websockets for `/stream`."""
-    return uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
+def uvicorn_config(
+    app: Any,
+    *,
+    max_connections: int | None = None,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+) -> uvicorn.Config:
+    """How the exchange is served: quiet access log, websockets for `/stream`, connections
+    capped (default: from the open-file limit) and timed out, see `qtc.connection_limits`."""
+    http, ws = ConnectionGate(max_connections, header_timeout).protocols()
+    return uvicorn.Config(
+        app, log_level="warning", lifespan="on", http=http, ws=ws, backlog=ACCEPT_BATCH
+    )
 
 
 class ServerThread:
