@@ -11,10 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from qtc import views
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
-from qtc.domain.signals import CancelIntent, Intent, OrderIntent, validate_signal
+from qtc.domain.signals import CancelIntent, Intent, OrderIntent, intent_record, validate_signal
 from qtc.domain.times import MINUTE
 from qtc.market.base import Clock, MarketFeed
 from qtc.store.records import order_fields
@@ -357,50 +358,18 @@ class Orchestrator:
                 self.tracker.record_error(team_id, "validation", e.message, e.signal)
             except OrderAccessError as e:
                 errors += 1
-                self.tracker.record_error(team_id, "order", str(e), _intent_record(intent))
+                self.tracker.record_error(team_id, "order", str(e), intent_record(intent))
             except QTCError as e:
                 errors += 1
                 log.warning("Order for team %s failed: %s", team_id, e)
-                self.tracker.record_error(team_id, "order", str(e), _intent_record(intent))
+                self.tracker.record_error(team_id, "order", str(e), intent_record(intent))
         return orders, cancels, errors
 
     # read models for the status line, the API and the summary
 
     def leaderboard(self) -> list[dict[str, Any]]:
-        """Teams ranked by market value, with return."""
-        rows: list[dict[str, Any]] = []
-        for team_id, spec in self.teams.items():
-            portfolio = self.tracker.portfolio(team_id)
-            value = portfolio.market_value(self.prices)
-            ret = (value - spec.capital) / spec.capital if spec.capital else Decimal(0)
-            rows.append(
-                {
-                    "team_id": team_id,
-                    "market_value": str(round(value, 2)),
-                    "cash": str(round(portfolio.cash, 2)),
-                    "return_pct": str(round(ret * 100, 4)),
-                    "fills": portfolio.fill_count,
-                    "open_orders": len(self.tracker.open_orders(team_id)),
-                    "orders": self.totals.orders.get(team_id, 0),
-                }
-            )
-        rows.sort(key=lambda r: Decimal(r["market_value"]), reverse=True)
-        for rank, row in enumerate(rows, start=1):
-            row["rank"] = rank
-        return rows
-
-
-def _intent_record(intent: Intent) -> dict[str, Any]:
-    if isinstance(intent, CancelIntent):
-        return {"action": "cancel", "order_id": intent.order_id}
-    return {
-        "symbol": intent.symbol,
-        "action": intent.side.value,
-        "quantity": str(intent.quantity),
-        "price": str(intent.requested_price),
-        "order_type": intent.order_type.value,
-        "time_in_force": intent.time_in_force.value,
-    }
+        """Teams ranked by market value, with return and the orders each has sent."""
+        return views.leaderboard(self.tracker, self.prices, self.totals.orders)
 
 
 def open_order_count(tracker: OrderTracker, team_ids: Sequence[str]) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from qtc import views
 from qtc.api.access import AccessLogMiddleware
 from qtc.api.errors import install_error_handlers
 from qtc.api.fast_path import OpenOrdersFastPath
@@ -15,10 +16,8 @@ from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
 from qtc.api.ratelimit import RateLimiter
 from qtc.api.routes import account, orders, public
-from qtc.api.routes.account import return_pct
 from qtc.api.schemas import DECIMAL_NOTE, TIME_NOTE, ErrorOut
 from qtc.api.state import ApiState
-from qtc.domain.decimals import dec_str
 from qtc.tracking.ports import TrackerView
 
 DESCRIPTION = f"""
@@ -71,7 +70,7 @@ def create_app(
         keys=keys,
         limiter=RateLimiter(rate_limit_per_minute),
         status=status or (lambda: default_status(tracker)),
-        leaderboard=leaderboard or (lambda: default_leaderboard(tracker, price_source())),
+        leaderboard=leaderboard or (lambda: views.leaderboard(tracker, price_source())),
         prices=price_source,
         open_orders=OpenOrdersCache(),
         sse_heartbeat_seconds=sse_heartbeat_seconds,
@@ -94,24 +93,3 @@ def default_status(tracker: TrackerView) -> dict[str, Any]:
         "teams": len(teams),
         "open_orders": sum(len(tracker.open_orders(t)) for t in teams),
     }
-
-
-def default_leaderboard(
-    tracker: TrackerView, prices: Mapping[str, Decimal]
-) -> list[dict[str, Any]]:
-    """Teams ranked by market value at `prices`, with their return."""
-    rows = []
-    for team_id in tracker.team_ids():
-        book = tracker.portfolio(team_id)
-        value = book.market_value(prices)
-        rows.append((value, team_id, book.initial_cash))
-    rows.sort(key=lambda r: (-r[0], r[1]))
-    return [
-        {
-            "rank": rank,
-            "team_id": team_id,
-            "market_value": dec_str(value),
-            "return_pct": dec_str(return_pct(value, initial)),
-        }
-        for rank, (value, team_id, initial) in enumerate(rows, start=1)
-    ]

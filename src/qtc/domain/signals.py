@@ -43,6 +43,20 @@ class CancelIntent:
 Intent = OrderIntent | CancelIntent
 
 
+def intent_record(intent: Intent) -> dict[str, Any]:
+    """An intent as the signal it came from (for error lines), decimals as exact strings."""
+    if isinstance(intent, CancelIntent):
+        return {"action": "cancel", "order_id": intent.order_id}
+    return {
+        "symbol": intent.symbol,
+        "action": intent.side.value,
+        "quantity": dec_str(intent.quantity),
+        "price": dec_str(intent.requested_price),
+        "order_type": intent.order_type.value,
+        "time_in_force": intent.time_in_force.value,
+    }
+
+
 def normalize_signals(output: Any) -> list[Any]:
     """A strategy may return one signal, a list of them, or None."""
     if output is None:

@@ -12,7 +12,7 @@ from qtc.domain.errors import InvalidSignal
 from qtc.domain.ids import new_order_id
 from qtc.domain.orders import Order, OrderRequest
 from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
-from qtc.domain.signals import OrderIntent
+from qtc.domain.signals import OrderIntent, intent_record
 
 
 def check_affordable(
@@ -25,14 +25,7 @@ def check_affordable(
     """Raise InvalidSignal unless what is free (after open orders' reservations) covers it."""
     reserved = reservations(open_orders, prices, market_margin)
     what = f"{intent.side.value} {dec_str(intent.quantity)} {intent.symbol}"
-    signal = {
-        "symbol": intent.symbol,
-        "action": intent.side.value,
-        "quantity": dec_str(intent.quantity),
-        "price": dec_str(intent.requested_price),
-        "order_type": intent.order_type.value,
-        "time_in_force": intent.time_in_force.value,
-    }
+    signal = intent_record(intent)
     if intent.side is Side.BUY:
         if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
             price = intent.limit_price

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -11,25 +10,18 @@ from fastapi.responses import JSONResponse
 from qtc.api.auth import CurrentTeam
 from qtc.api.schemas import ErrorsOut, PortfolioOut, TradesOut, plain
 from qtc.api.state import ApiState
-from qtc.domain.decimals import ZERO, dec_str
+from qtc.domain.decimals import dec_str
 from qtc.domain.portfolio import Portfolio
+from qtc.views import return_pct
 
 router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["account"])
 
 LimitQuery = Annotated[int, Query(ge=1, le=1000, description="At most this many lines.")]
-_PCT = Decimal("0.0001")
 
 
 def _state(request: Request) -> ApiState:
     state: ApiState = request.app.state.qtc
     return state
-
-
-def return_pct(market_value: Decimal, initial_cash: Decimal) -> Decimal:
-    """Return on the initial capital, in percent, to four decimals."""
-    if initial_cash <= 0:
-        return ZERO
-    return ((market_value / initial_cash - 1) * 100).quantize(_PCT)
 
 
 def _portfolio(state: ApiState, team_id: str) -> Portfolio:

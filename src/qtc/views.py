@@ -1,0 +1,49 @@
+"""Read models shared by the API, the console and the summary: one shape for each thing shown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from qtc.domain.decimals import ZERO
+from qtc.tracking.ports import TrackerView
+
+_CENTS = Decimal("0.01")
+_PCT = Decimal("0.0001")
+
+
+def return_pct(market_value: Decimal, initial_cash: Decimal) -> Decimal:
+    """Return on the initial capital, in percent, to four decimals."""
+    if initial_cash <= 0:
+        return ZERO
+    return ((market_value / initial_cash - 1) * 100).quantize(_PCT)
+
+
+def leaderboard(
+    tracker: TrackerView,
+    prices: Mapping[str, Decimal],
+    orders_sent: Mapping[str, int] | None = None,
+) -> list[dict[str, Any]]:
+    """Teams ranked by market value at `prices` (ties by team id), best first."""
+    rows = []
+    for team_id in tracker.team_ids():
+        portfolio = tracker.portfolio(team_id)
+        value = portfolio.market_value(prices)
+        rows.append((value, team_id, portfolio))
+    rows.sort(key=lambda row: (-row[0], row[1]))
+    board = []
+    for rank, (value, team_id, portfolio) in enumerate(rows, start=1):
+        row: dict[str, Any] = {
+            "rank": rank,
+            "team_id": team_id,
+            "market_value": str(value.quantize(_CENTS)),
+            "cash": str(portfolio.cash.quantize(_CENTS)),
+            "return_pct": str(return_pct(value, portfolio.initial_cash)),
+            "fills": portfolio.fill_count,
+            "open_orders": len(tracker.open_orders(team_id)),
+        }
+        if orders_sent is not None:
+            row["orders"] = orders_sent.get(team_id, 0)
+        board.append(row)
+    return board
