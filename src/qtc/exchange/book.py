@@ -80,7 +80,7 @@ class BookEntry:
         )
 
 
-class OrderBook:
+class ExchangeOrders:
     """Orders by exchange id and by client id (unique forever), in submission order."""
 
     def __init__(self) -> None:

@@ -30,7 +30,7 @@ from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.exchange.account import Account
 from qtc.exchange.admission import check_request
-from qtc.exchange.book import BookEntry, OrderBook
+from qtc.exchange.book import BookEntry, ExchangeOrders
 from qtc.exchange.pricing import (
     floor_qty,
     quote,
@@ -78,7 +78,7 @@ class ExchangeEngine:
         self._participation = participation
         self._half_spread_bps = half_spread_bps
         self._account = Account(buying_power)
-        self._book = OrderBook()
+        self._book = ExchangeOrders()
         self._executions: list[Execution] = []
         self._last: dict[str, Decimal] = {}
         self._liquidity: dict[str, Decimal] = {}  # volume left in the current minute's budget

@@ -19,7 +19,7 @@ from qtc.domain.times import iso
 from qtc.store.base import Store
 from qtc.store.records import order_fields
 from qtc.tracking import change as changes
-from qtc.tracking.book import OrderBook
+from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import Change, apply_change, decide
 from qtc.tracking.events import EventHub
 from qtc.tracking.ledger import Ledger
@@ -43,7 +43,7 @@ class Applier:
     def __init__(
         self,
         *,
-        book: OrderBook,
+        book: OrderIndex,
         ledger: Ledger,
         store: Store,
         hub: EventHub,

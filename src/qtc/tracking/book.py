@@ -1,4 +1,4 @@
-"""The tracker's in-memory order book: open orders and recent history, indexed by both ids."""
+"""The tracker's in-memory index of orders: open ones and recent history, by both ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from qtc.domain.orders import Order
 
 
-class OrderBook:
+class OrderIndex:
     """Every order held in memory, per team in creation order, plus the open set.
 
     Per-team maps are created lazily so that idle teams cost nothing.

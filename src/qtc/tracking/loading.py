@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from qtc.domain.decimals import normalize
 from qtc.domain.orders import Order
 from qtc.store.base import Store
-from qtc.tracking.book import OrderBook
+from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import Change, apply_change
 from qtc.tracking.ledger import Ledger
 
@@ -30,7 +30,7 @@ def load_team(
     team_id: str,
     store: Store,
     ledger: Ledger,
-    book: OrderBook,
+    book: OrderIndex,
     cutoff: datetime,
     log: logging.Logger,
 ) -> Loaded:

@@ -15,7 +15,7 @@ from qtc.domain.fills import HeldFills
 from qtc.domain.ids import team_of_order_id
 from qtc.domain.orders import BrokerOrder, Order, UnreadableOrder
 from qtc.tracking.applier import Applier, Outcome
-from qtc.tracking.book import OrderBook
+from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import lost_verdict
 
 Listed = BrokerOrder | UnreadableOrder
@@ -105,7 +105,7 @@ class Reconciler:
         self,
         broker: Broker,
         applier: Applier,
-        book: OrderBook,
+        book: OrderIndex,
         held: Callable[[str], HeldFills],
         teams: Collection[str],
         log: logging.Logger,

@@ -33,7 +33,7 @@ from qtc.domain.signals import OrderIntent
 from qtc.market.base import Clock
 from qtc.store.base import Store
 from qtc.tracking.applier import Applier
-from qtc.tracking.book import OrderBook
+from qtc.tracking.book import OrderIndex
 from qtc.tracking.events import EventHub
 from qtc.tracking.intake import check_affordable, new_order, order_request
 from qtc.tracking.ledger import Ledger
@@ -77,7 +77,7 @@ class OrderTracker:
         self.cleanup_interval = cleanup_interval
         self.market_margin = market_margin
         self.log = logger or logging.getLogger("qtc.tracker")
-        self.book = OrderBook()
+        self.book = OrderIndex()
         self.ledger = Ledger(store, self.teams, self.log)
         self.hub = EventHub()
         self._prices: dict[str, Decimal] = {}
