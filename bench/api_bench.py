@@ -170,8 +170,9 @@ async def _build(data_dir: Path) -> dict[str, Any]:
     """Tracker + simulated broker with TEAMS x ORDERS_PER_TEAM open orders, keys, app, server."""
     from qtc.api.app import create_app
     from qtc.api.keys import KeyStore
-    from qtc.api.server import bind_socket, make_server
+    from qtc.api.server import make_server
     from qtc.brokers.simulated import SimulatedBroker
+    from qtc.connection_limits import bind_socket
     from qtc.domain.enums import OrderType, Side, TimeInForce
     from qtc.domain.signals import OrderIntent
     from qtc.exchange.engine import ExchangeEngine

@@ -19,9 +19,10 @@ from qtc.alpaca.budget import RequestBudget
 from qtc.alpaca.config import AlpacaConfig
 from qtc.api.app import create_app
 from qtc.api.keys import KEYS_FILE, KeyStore
-from qtc.api.server import bind_socket, serve
+from qtc.api.server import serve
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.connection_limits import bind_socket
 from qtc.domain.times import MINUTE
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.journal import JournaledEngine

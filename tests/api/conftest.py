@@ -20,8 +20,9 @@ import pytest
 
 from qtc.api.app import create_app
 from qtc.api.keys import KeyStore
-from qtc.api.server import bind_socket, make_server
+from qtc.api.server import make_server
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.connection_limits import bind_socket
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order

@@ -24,11 +24,11 @@ from tests.support.waiting import wait_until
 
 from qtc.api.app import create_app
 from qtc.api.keys import KeyStore
-from qtc.api.server import bind_socket, make_server
+from qtc.api.server import make_server
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.connection_limits import bind_socket
 from qtc.exchange.engine import ExchangeEngine
 from qtc.exchange.local_exchange import ExchangeConfig, build_local_exchange
-from qtc.exchange.server_thread import bind_socket as bind_exchange_socket
 from qtc.exchange.server_thread import uvicorn_config
 from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
@@ -208,7 +208,7 @@ def test_when_every_connection_is_busy_a_new_one_is_answered_503(api: Served) ->
 def exchange() -> Iterator[Served]:
     """`qtc exchange`'s app served as `qtc exchange` serves it, capped at CAP connections."""
     local = build_local_exchange(ExchangeConfig(clock="manual"))
-    sock = bind_exchange_socket("127.0.0.1", 0)
+    sock = bind_socket("127.0.0.1", 0)
     config = uvicorn_config(local.app, max_connections=CAP, header_timeout=HEADER_TIMEOUT)
     with _serve(uvicorn.Server(config), sock):
         yield Served(sock.getsockname()[1])

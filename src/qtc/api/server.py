@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from typing import Any
 
 import uvicorn
@@ -14,7 +13,6 @@ from qtc.connection_limits import (
     ACCEPT_BATCH,
     DEFAULT_HEADER_TIMEOUT,
     ConnectionGate,
-    ListeningSocket,
 )
 
 _KEY_IN_QUERY = re.compile(r"(?i)((?:^|[?&])(?:api_?)?key=)[^&\s\"']*")
@@ -91,15 +89,3 @@ def make_server(
 def serve(app: FastAPI, host: str, port: int, *, access_log: bool = False) -> uvicorn.Server:
     """The server for `app` on host:port; run it with `await server.serve()`."""
     return make_server(app, host, port, access_log=access_log)
-
-
-def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening socket (port 0: a free one) to hand to `server.serve(sockets=[sock])`."""
-    # proto given explicitly: asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets, and
-    # without it a keep-alive client waits ~40 ms (Nagle + delayed ACK) for every answer
-    sock = ListeningSocket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen()
-    sock.set_inheritable(True)
-    return sock

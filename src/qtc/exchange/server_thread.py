@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from types import TracebackType
@@ -14,19 +13,11 @@ from qtc.connection_limits import (
     ACCEPT_BATCH,
     DEFAULT_HEADER_TIMEOUT,
     ConnectionGate,
-    ListeningSocket,
+    bind_socket,
 )
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on `host:port` (port 0: a free one, see getsockname)."""
-    sock = ListeningSocket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def uvicorn_config(
