@@ -33,9 +33,12 @@ from qtc.brokers.base import MAX_LIST_LIMIT
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.ids import new_order_id
 from qtc.domain.orders import OrderRequest
+from qtc.exchange.control_token import CONTROL_TOKEN_ENV, control_headers
 from qtc.tracking.reconcile import list_open_orders
 
 KEY, SECRET = "bench-key", "bench-secret"
+CONTROL_TOKEN = "bench-control-token"  # the /qtc/* token the bench's exchange is started with
+CONTROL = control_headers(CONTROL_TOKEN)
 SYMBOL = "BTC/USD"
 SIZES = (10, 100, 1_000)
 POLL_INTERVAL = 1.0  # reconcile interval of the polling-only run (production default: 30 s)
@@ -52,7 +55,7 @@ def local_exchange(*extra: str) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", CONTROL_TOKEN_ENV: CONTROL_TOKEN},
     )
     try:
         url = None
@@ -82,7 +85,7 @@ def _wait_until_serving(url: str) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(url + "/qtc/time", timeout=1).raise_for_status()
+            httpx.get(url + "/qtc/time", headers=CONTROL, timeout=1).raise_for_status()
             return
         except httpx.HTTPError:
             if time.monotonic() > deadline:
@@ -119,7 +122,7 @@ async def requests_per_reconcile(url: str) -> list[tuple[int, int, int, int, int
     rows = []
     setup = broker_for(url, RequestBudget(limit=1_000_000, window=60.0))
     measured = broker_for(url)
-    admin = httpx.AsyncClient(base_url=url, timeout=30)
+    admin = httpx.AsyncClient(base_url=url, headers=CONTROL, timeout=30)
     try:
         held: list[str] = []  # client order ids the tracker would hold open
         for n in SIZES:
@@ -186,7 +189,7 @@ async def fill_latencies(
         reconcile_interval=POLL_INTERVAL,
     )
     trades = data_dir / "team" / team / "trades.jsonl"
-    admin = httpx.AsyncClient(base_url=url, timeout=30)
+    admin = httpx.AsyncClient(base_url=url, headers=CONTROL, timeout=30)
     await tracker.load()
     background = asyncio.create_task(
         tracker.run_stream() if stream else tracker.run_reconcile_loop()

@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
 from qtc.domain.market import Bar
 from qtc.exchange.alpaca_api import create_exchange_app
+from qtc.exchange.control_token import control_headers
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.engine import ExchangeEngine
 from qtc.exchange.faults import Faults
@@ -26,6 +27,7 @@ from qtc.market.replay import ReplayMarket
 
 START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 KEY, SECRET = "alpaca-test-key", "alpaca-test-secret"
+CONTROL_TOKEN = "alpaca-test-control-token"
 
 
 class AlwaysOpen:
@@ -72,6 +74,7 @@ class LocalExchange:
             api_key=KEY,
             api_secret=SECRET,
             faults=Faults(),
+            control_token=CONTROL_TOKEN,
             stepper=stepper,
         )
         self.arrivals: list[float] = []
@@ -87,7 +90,9 @@ class LocalExchange:
 
         self.server = ServerThread(self.app)
         self.port = self.server.port
-        self.admin = httpx.Client(base_url=self.url, timeout=10)
+        self.admin = httpx.Client(
+            base_url=self.url, headers=control_headers(CONTROL_TOKEN), timeout=10
+        )
 
     @property
     def url(self) -> str:

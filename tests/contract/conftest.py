@@ -17,6 +17,7 @@ from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.domain.market import Bar
 from qtc.exchange.alpaca_api import create_exchange_app
+from qtc.exchange.control_token import control_headers
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.engine import ExchangeEngine
 from qtc.exchange.faults import Faults
@@ -31,6 +32,7 @@ STOCK = "AAPL"
 CRYPTO = "BTC/USD"
 BUYING_POWER = Decimal("100000")
 KEY, SECRET = "contract-key", "contract-secret"
+CONTROL_TOKEN = "contract-control-token"
 
 
 def market_bars() -> list[Bar]:
@@ -122,6 +124,7 @@ def exchange_app() -> Any:
         api_key=KEY,
         api_secret=SECRET,
         faults=Faults(),
+        control_token=CONTROL_TOKEN,
         stepper=stepper,
     )
 
@@ -177,7 +180,9 @@ async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
         return
     server: ServerThread = request.getfixturevalue("exchange_server")
     alpaca = alpaca_broker(server.base_url)
-    admin = httpx.AsyncClient(base_url=server.base_url, timeout=10)
+    admin = httpx.AsyncClient(
+        base_url=server.base_url, headers=control_headers(CONTROL_TOKEN), timeout=10
+    )
     try:
         yield AlpacaVenue(alpaca, admin)
     finally:

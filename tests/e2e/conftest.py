@@ -18,11 +18,13 @@ import pytest
 from tests.support.waiting import wait_until
 
 from qtc.domain.fills import Fill
+from qtc.exchange.control_token import control_headers
 from qtc.store.records import TradeRecord
 
 KEY, SECRET = "e2e-key", "e2e-secret"
 STRATEGIES = Path(__file__).parent / "strategies"
 URL_PREFIX = "QTC exchange base URL: "
+TOKEN_PREFIX = "QTC exchange control token (send as X-QTC-Control-Token): "
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -68,14 +70,17 @@ def processes() -> Iterator[Processes]:
 
 
 class Exchange:
-    """A running `qtc exchange --clock manual` and its admin controls."""
+    """A running `qtc exchange --clock manual` and its admin controls (`/qtc/*`, with the
+    control token it printed)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], url: str, start: datetime) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], url: str, start: datetime, token: str
+    ) -> None:
         self.process = process
         self.url = url
         self.stream_url = url.replace("http://", "ws://") + "/stream"
         self.start = start
-        self.admin = httpx.Client(base_url=url, timeout=30)
+        self.admin = httpx.Client(base_url=url, headers=control_headers(token), timeout=30)
 
     def _json(self, response: httpx.Response) -> Any:
         response.raise_for_status()
@@ -116,7 +121,8 @@ class Exchange:
 def start_exchange(
     processes: Processes, folder: Path, *, seed: int, start: datetime, symbols: list[str]
 ) -> Exchange:
-    """Start `qtc exchange` on a free port and wait until it answers."""
+    """Start `qtc exchange` on a free port and wait until it answers; its control token is the
+    one it prints."""
     out = folder / "exchange.out"
     command = [
         sys.executable,
@@ -142,15 +148,16 @@ def start_exchange(
     ]
     process = processes.start(command, out, clean_env())
 
-    def url() -> str | None:
+    def printed(prefix: str) -> str | None:
         assert process.poll() is None, f"qtc exchange exited:\n{out.read_text()}"
         for line in out.read_text().splitlines():
-            if line.startswith(URL_PREFIX):
-                return line[len(URL_PREFIX) :].strip()
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()
         return None
 
-    base = wait_until(url, 30, "qtc exchange to print its URL")
-    exchange = Exchange(process, base, start)
+    base = wait_until(lambda: printed(URL_PREFIX), 30, "qtc exchange to print its URL")
+    token = wait_until(lambda: printed(TOKEN_PREFIX), 30, "qtc exchange to print its token")
+    exchange = Exchange(process, base, start, token)
 
     def answers() -> bool:
         try:

@@ -41,21 +41,26 @@ class Harness:
     def auth_headers(self) -> dict[str, str]:
         return {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 
+    def control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A `/qtc/*` request with the exchange's control token."""
+        headers = self.exchange.control_headers
+        return requests.request(method, self.base_url + path, headers=headers, timeout=10, **kwargs)
+
     def advance(self, minutes: int = 1) -> dict[str, Any]:
-        reply = requests.post(f"{self.base_url}/qtc/advance", json={"minutes": minutes}, timeout=10)
+        reply = self.control("POST", "/qtc/advance", json={"minutes": minutes})
         reply.raise_for_status()
         body: dict[str, Any] = reply.json()
         return body
 
     def faults(self, **switches: Any) -> requests.Response:
-        return requests.post(f"{self.base_url}/qtc/faults", json=switches, timeout=10)
+        return self.control("POST", "/qtc/faults", json=switches)
 
     def stats(self) -> dict[str, Any]:
-        body: dict[str, Any] = requests.get(f"{self.base_url}/qtc/stats", timeout=10).json()
+        body: dict[str, Any] = self.control("GET", "/qtc/stats").json()
         return body
 
     def executions(self) -> list[dict[str, Any]]:
-        body = requests.get(f"{self.base_url}/qtc/executions", timeout=10).json()
+        body = self.control("GET", "/qtc/executions").json()
         executions: list[dict[str, Any]] = body["executions"]
         return executions
 

@@ -12,11 +12,16 @@ import requests
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import MarketOrderRequest
 
+from qtc.exchange.control_token import control_headers
+
 from .conftest import wait_until
+
+TOKEN_PREFIX = "QTC exchange control token (send as X-QTC-Control-Token): "
 
 
 @pytest.fixture
-def exchange_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
+def exchange_process() -> Iterator[tuple[subprocess.Popen[str], str, str]]:
+    """`qtc exchange` with a generated control token: (process, base URL, the token it printed)."""
     command = [
         sys.executable,
         "-m",
@@ -42,11 +47,11 @@ def exchange_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     )
     try:
         assert process.stdout is not None
-        first = process.stdout.readline()
-        second = process.stdout.readline()
+        first, second, _, fourth = (process.stdout.readline() for _ in range(4))
         assert first.startswith("QTC exchange base URL: http://127.0.0.1:"), first
         assert second.startswith("QTC exchange stream URL: ws://127.0.0.1:"), second
-        yield process, first.rsplit(" ", 1)[1].strip()
+        assert fourth.startswith(TOKEN_PREFIX), fourth
+        yield process, first.rsplit(" ", 1)[1].strip(), fourth[len(TOKEN_PREFIX) :].strip()
     finally:
         process.terminate()
         try:
@@ -57,13 +62,14 @@ def exchange_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def test_cli_serves_alpaca_py_in_manual_mode(
-    exchange_process: tuple[subprocess.Popen[str], str],
+    exchange_process: tuple[subprocess.Popen[str], str, str],
 ) -> None:
-    _, base_url = exchange_process
+    _, base_url, token = exchange_process
+    control = control_headers(token)
 
     def ready() -> bool:
         try:
-            return requests.get(f"{base_url}/qtc/time", timeout=1).status_code == 200
+            return requests.get(f"{base_url}/qtc/time", headers=control, timeout=1).ok
         except requests.ConnectionError:
             return False
 
@@ -73,6 +79,9 @@ def test_cli_serves_alpaca_py_in_manual_mode(
         MarketOrderRequest(symbol="BTC/USD", qty=0.001, side="buy", time_in_force="gtc")
     )
     assert order.status == "filled"
-    moved = requests.post(f"{base_url}/qtc/advance", json={"minutes": 2}, timeout=10).json()
+    moved = requests.post(
+        f"{base_url}/qtc/advance", json={"minutes": 2}, headers=control, timeout=10
+    ).json()
     assert moved == {"now": "2025-03-04T15:02:00Z", "minutes": 2}
-    assert requests.get(f"{base_url}/qtc/executions", timeout=10).json()["count"] == 1
+    executions = requests.get(f"{base_url}/qtc/executions", headers=control, timeout=10)
+    assert executions.json()["count"] == 1

@@ -28,7 +28,7 @@ def test_a_burst_of_429_then_normal_answers(harness: Harness) -> None:
     assert [first.status_code, second.status_code, third.status_code] == [429, 429, 200]
     assert first.json()["code"] == 42910000
     assert first.headers["Retry-After"] == "1"
-    assert requests.get(f"{harness.base_url}/qtc/faults", timeout=10).json()["http_429"] == 0
+    assert harness.control("GET", "/qtc/faults").json()["http_429"] == 0
 
 
 def test_5xx_answers_reach_alpaca_py_as_api_errors(harness: Harness) -> None:
@@ -52,14 +52,14 @@ def test_bad_fault_settings_change_nothing(harness: Harness) -> None:
     for body in ({"http_429": -1}, {"http_5xx": 2, "bogus": 1}, {"status_5xx": 404}):
         reply = harness.faults(**body)
         assert reply.status_code == 422, body
-    snapshot = requests.get(f"{harness.base_url}/qtc/faults", timeout=10).json()
+    snapshot = harness.control("GET", "/qtc/faults").json()
     assert snapshot["http_5xx"] == 0 and snapshot["http_429"] == 0
-    reset = requests.delete(f"{harness.base_url}/qtc/faults", timeout=10).json()
+    reset = harness.control("DELETE", "/qtc/faults").json()
     assert reset["fill_before_reply"] is False
 
 
 def test_stats_count_requests_per_endpoint_and_per_minute(harness: Harness) -> None:
-    requests.delete(f"{harness.base_url}/qtc/stats", timeout=10)
+    harness.control("DELETE", "/qtc/stats")
     harness.trading.get_account()
     harness.trading.get_clock()
     orders = harness.trading.get_orders()

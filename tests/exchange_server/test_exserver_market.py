@@ -122,6 +122,11 @@ def test_accelerated_clock_feeds_minutes_by_itself(calendar: MarketCalendar) -> 
         wait_until(
             lambda: client.get_order_by_id(order.id).status == "filled", what="later minutes"
         )
-        refused = requests.post(f"{server.base_url}/qtc/advance", json={"minutes": 1}, timeout=10)
+        refused = requests.post(
+            f"{server.base_url}/qtc/advance",
+            json={"minutes": 1},
+            headers=exchange.control_headers,
+            timeout=10,
+        )
         assert refused.status_code == 409
     assert exchange.clock.now() > START + timedelta(minutes=1)

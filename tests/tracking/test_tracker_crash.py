@@ -26,9 +26,11 @@ import httpx
 import pytest
 
 from qtc.domain.portfolio import Portfolio
+from qtc.exchange.control_token import control_headers
 from qtc.store.records import TradeRecord
 
 WORKER = Path(__file__).with_name("tracker_crash_worker.py")
+CONTROL_TOKEN = "tracker-crash-control-token"  # what `running_exchange` starts with
 KILLS = 22
 SEED = int(os.environ.get("QTC_CRASH_SEED", "20261121"))
 TEAMS = [f"team{i}" for i in range(4)]
@@ -86,7 +88,7 @@ def running_exchange(folder: Path) -> Iterator[str]:
     """`qtc exchange` on a free port with a manual clock; yields its base URL."""
     args = [sys.executable, "-m", "qtc", "exchange", "--clock", "manual", "--port", "0"]
     args += ["--seed", "3", "--start", "2026-03-02T14:31:00Z", "--symbols", "AAPL", "MSFT"]
-    args += ["--buying-power", "100000000"]
+    args += ["--buying-power", "100000000", "--control-token", CONTROL_TOKEN]
     proc = Proc(args, folder / "exchange.log")
     try:
         seen = _wait_line(proc.lines, "QTC exchange base URL:", 60)
@@ -135,7 +137,7 @@ def kill_storm(exchange: str, tmp_path: Path, runs: int, seed: int) -> int:
     rng = random.Random(seed)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    http = httpx.Client(base_url=exchange, timeout=30)
+    http = httpx.Client(base_url=exchange, headers=control_headers(CONTROL_TOKEN), timeout=30)
     worker = [sys.executable, str(WORKER), str(data_dir), exchange]
     kills = 0
     acted = 0

@@ -8,6 +8,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qtc.log_text import escaped
+
 access_log = logging.getLogger("qtc.api.access")
 error_log = logging.getLogger("qtc.api")
 
@@ -15,7 +17,8 @@ _INTERNAL_ERROR = json.dumps({"detail": "internal error"}).encode()
 
 
 class AccessLogMiddleware:
-    """Logs `METHOD path status ms` (never the query) and turns an escaped error into a 500."""
+    """Logs `METHOD path status ms` (never the query; control characters of the path shown as
+    escapes) and turns an escaped error into a 500."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,7 +40,11 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
             error_log.error(
-                "Unhandled error on %s %s: %s", scope["method"], scope["path"], exc, exc_info=exc
+                "Unhandled error on %s %s: %s",
+                escaped(scope["method"]),
+                escaped(scope["path"]),
+                escaped(exc),
+                exc_info=exc,
             )
             if status == 0:
                 status = 500
@@ -53,8 +60,8 @@ class AccessLogMiddleware:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "%s %s %d %.1fms",
-                    scope["method"],
-                    scope["path"],
+                    escaped(scope["method"]),
+                    escaped(scope["path"]),
                     status,
                     (time.perf_counter() - start) * 1000,
                 )

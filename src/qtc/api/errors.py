@@ -19,6 +19,7 @@ from qtc.domain.errors import (
     TransientBrokerError,
     UnknownOrder,
 )
+from qtc.log_text import escaped
 
 log = logging.getLogger("qtc.api")
 
@@ -90,7 +91,12 @@ async def _on_domain(request: Request, exc: Exception) -> JSONResponse:
             content={"detail": "the broker is unavailable; retry shortly"},
             headers={"Retry-After": "5"},
         )
-    log.warning("Broker error on %s %s: %s", request.method, request.url.path, exc)
+    log.warning(
+        "Broker error on %s %s: %s",
+        escaped(request.method),
+        escaped(request.url.path),
+        escaped(exc),
+    )
     return JSONResponse(status_code=502, content={"detail": "the broker refused the request"})
 
 

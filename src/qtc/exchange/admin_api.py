@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from qtc.domain.errors import OrderNotFound
 from qtc.exchange.alpaca_json import execution_json, rfc3339
+from qtc.exchange.control_token import CONTROL_TOKEN_HEADER, check_control_token
 from qtc.exchange.faults import FaultSettingError
 from qtc.exchange.minute_stepper import MAX_MINUTES_PER_ADVANCE
 from qtc.exchange.server_state import (
@@ -21,8 +22,13 @@ from qtc.exchange.server_state import (
 
 
 def admin_routes(state: ExchangeState) -> APIRouter:
-    """The `/qtc/*` routes; they need no key (the exchange listens on 127.0.0.1)."""
-    router = APIRouter(prefix="/qtc")
+    """The `/qtc/*` routes; each needs the control token in the `X-QTC-Control-Token` header
+    (no account key), unless the exchange was started with `--open-control`."""
+
+    async def control_token(request: Request) -> None:
+        check_control_token(state.control_token, request.headers.get(CONTROL_TOKEN_HEADER))
+
+    router = APIRouter(prefix="/qtc", dependencies=[Depends(control_token)])
 
     @router.get("/faults")
     async def get_faults() -> Response:

@@ -48,6 +48,7 @@ from qtc.exchange.server_state import (
     ExchangeState,
     SessionCalendar,
 )
+from qtc.log_text import escaped
 from qtc.market.base import Clock, MarketFeed
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,15 @@ def create_exchange_app(
     api_key: str,
     api_secret: str,
     faults: Faults,
+    control_token: str | None,
     calendar: SessionCalendar | None = None,
     stepper: MinuteStepper | None = None,
     driver: ExchangeDriver | None = None,
     rate_limit_per_minute: int | None = None,
 ) -> FastAPI:
     """Serve `engine` with Alpaca's v2 REST subset, market-data bars, the `trade_updates`
-    websocket at `/stream`, and test controls under `/qtc` (`/qtc/advance` needs `stepper`).
+    websocket at `/stream`, and test controls under `/qtc` (`/qtc/advance` needs `stepper`)
+    that answer only requests carrying `control_token` (None: anyone's).
 
     With `driver`, the app runs `driver.run()` while it serves (accelerated or real time)."""
     state = ExchangeState(
@@ -82,6 +85,7 @@ def create_exchange_app(
         api_key=api_key,
         api_secret=api_secret,
         faults=faults,
+        control_token=control_token,
         calendar=calendar,
         stepper=stepper,
         rate_limit_per_minute=rate_limit_per_minute,
@@ -346,7 +350,7 @@ def _submit(
         order = engine.submit(order_request, state.now())
     except OrderRejected as e:
         raise _rejection(e.reason) from e
-    log.info("Accepted order %s for %s", order.broker_order_id, order.symbol)
+    log.info("Accepted order %s for %s", order.broker_order_id, escaped(order.symbol))
     return order
 
 

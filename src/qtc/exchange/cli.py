@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+import sys
 
-from qtc.exchange.local_exchange import (
-    DEFAULT_KEY,
-    DEFAULT_SECRET,
-    ExchangeConfig,
-    build_local_exchange,
-)
+from qtc.exchange.control_token import CONTROL_TOKEN_ENV, CONTROL_TOKEN_HEADER
+from qtc.exchange.local_exchange import DEFAULT_KEY, DEFAULT_SECRET, build_local_exchange
+from qtc.exchange.options import OptionError, exchange_config
 
 DEFAULT_PORT = 8765
+TOKEN_LINE = "QTC exchange control token"
+
+log = logging.getLogger("qtc.exchange")
 
 
 def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,20 +37,29 @@ def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
         default=1000.0,
         help="real milliseconds per simulated minute (accelerated clock)",
     )
-    parser.add_argument(
-        "--start", type=_iso_time, default=None, help="simulated start time, ISO 8601 (UTC)"
-    )
+    parser.add_argument("--start", default=None, help="simulated start time, ISO 8601 (UTC)")
     parser.add_argument(
         "--symbols", nargs="+", default=None, help="universe (default: the simulated market's)"
     )
-    parser.add_argument(
-        "--buying-power", type=_decimal, default=Decimal("100000"), help="starting cash"
-    )
+    parser.add_argument("--buying-power", default="100000", help="starting cash")
     parser.add_argument(
         "--rate-limit",
         type=int,
         default=0,
         help="answer 429 past this many requests per key per minute (0: no limit)",
+    )
+    parser.add_argument(
+        "--control-token",
+        default=None,
+        metavar="TOKEN",
+        help=f"the token /qtc/* requests must send in {CONTROL_TOKEN_HEADER} (default: "
+        f"${CONTROL_TOKEN_ENV}, else a random one printed at start); other local users can "
+        f"read this flag in the process list, {CONTROL_TOKEN_ENV} they cannot",
+    )
+    parser.add_argument(
+        "--open-control",
+        action="store_true",
+        help="serve /qtc/* (faults, clock, status overrides) to anyone, without a token",
     )
 
 
@@ -61,21 +69,17 @@ def exchange_command(args: argparse.Namespace) -> int:
 
     from qtc.exchange.server_thread import bind_socket, uvicorn_config
 
+    try:
+        config, token_generated = exchange_config(args)
+    except OptionError as e:
+        return _startup_error(str(e))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = ExchangeConfig(
-        seed=args.seed,
-        clock=args.clock,
-        ms_per_minute=args.ms_per_minute,
-        start=args.start,
-        symbols=args.symbols,
-        api_key=args.key,
-        api_secret=args.secret,
-        buying_power=args.buying_power,
-        rate_limit_per_minute=args.rate_limit or None,
-    )
     exchange = build_local_exchange(config)
     # Bind first so that --port 0 can print the port it got before serving.
-    sock = bind_socket(args.host, args.port)
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as e:
+        return _startup_error(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})")
     port = sock.getsockname()[1]
     print(f"QTC exchange base URL: http://{args.host}:{port}", flush=True)
     print(f"QTC exchange stream URL: ws://{args.host}:{port}/stream", flush=True)
@@ -84,6 +88,16 @@ def exchange_command(args: argparse.Namespace) -> int:
         f"symbols={','.join(exchange.feed.universe)}",
         flush=True,
     )
+    # On the console only, never through logging: a log file must not hold the token.
+    if config.control_token is None:
+        log.warning(
+            "Control endpoints /qtc/* are open to anyone who can reach port %d (--open-control)",
+            port,
+        )
+    elif token_generated:
+        print(f"{TOKEN_LINE} (send as {CONTROL_TOKEN_HEADER}): {config.control_token}", flush=True)
+    else:
+        print(f"{TOKEN_LINE}: the one given ({CONTROL_TOKEN_ENV} or --control-token)", flush=True)
     try:
         uvicorn.Server(uvicorn_config(exchange.app)).run(sockets=[sock])
     except KeyboardInterrupt:
@@ -93,16 +107,7 @@ def exchange_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iso_time(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from e
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _decimal(value: str) -> Decimal:
-    try:
-        return Decimal(value)
-    except InvalidOperation as e:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from e
+def _startup_error(message: str) -> int:
+    """Why the exchange cannot start: one `error: ...` line on stderr; exit code 2."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 2

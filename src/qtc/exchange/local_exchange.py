@@ -10,6 +10,7 @@ from typing import Literal
 from fastapi import FastAPI
 
 from qtc.exchange.alpaca_api import create_exchange_app
+from qtc.exchange.control_token import control_headers, new_control_token
 from qtc.exchange.driver import ExchangeDriver
 from qtc.exchange.engine import ExchangeEngine
 from qtc.exchange.faults import Faults
@@ -29,7 +30,8 @@ _CALENDAR_AHEAD = timedelta(days=400)
 
 @dataclass(frozen=True)
 class ExchangeConfig:
-    """Everything `qtc exchange` can be told; the defaults suit offline practice."""
+    """Everything `qtc exchange` can be told; the defaults suit offline practice. The `/qtc/*`
+    controls need `control_token` (a fresh random one unless given; None opens them)."""
 
     seed: int = 1
     clock: ClockMode = "accelerated"
@@ -40,6 +42,7 @@ class ExchangeConfig:
     api_secret: str = DEFAULT_SECRET
     buying_power: Decimal = Decimal("100000")
     rate_limit_per_minute: int | None = None
+    control_token: str | None = field(default_factory=new_control_token, repr=False)
 
 
 @dataclass
@@ -54,6 +57,13 @@ class LocalExchange:
     driver: ExchangeDriver
     faults: Faults = field(default_factory=Faults)
     stepper: MinuteStepper | None = None
+    # what `/qtc/*` requests send in the X-QTC-Control-Token header (None: nothing)
+    control_token: str | None = field(default=None, repr=False)
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """The header every `/qtc/*` request needs (none when the controls are open)."""
+        return control_headers(self.control_token)
 
 
 def build_local_exchange(
@@ -92,9 +102,12 @@ def build_local_exchange(
         api_key=config.api_key,
         api_secret=config.api_secret,
         faults=faults,
+        control_token=config.control_token,
         calendar=calendar,
         stepper=stepper,
         driver=None if manual is not None else driver,
         rate_limit_per_minute=config.rate_limit_per_minute,
     )
-    return LocalExchange(app, engine, feed, clock, calendar, driver, faults, stepper)
+    return LocalExchange(
+        app, engine, feed, clock, calendar, driver, faults, stepper, config.control_token
+    )

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from qtc.domain.market import Bar, is_crypto
 from qtc.exchange.alpaca_json import bar_json
-from qtc.exchange.query_params import parse_time
+from qtc.exchange.query_params import query_time
 from qtc.exchange.server_state import CODE_INVALID, AlpacaError, ExchangeState
 
 MAX_PAGE = 10_000
@@ -70,8 +70,8 @@ def _bars_page(state: ExchangeState, params: Mapping[str, str], crypto: bool) ->
         raise AlpacaError(422, CODE_INVALID, f"only 1Min bars are served, not {timeframe!r}")
     symbols = _symbols(state, params, crypto)
     data_end = state.data_end()
-    end = min(_time(params, "end") or data_end, data_end)
-    start = _time(params, "start") or end.replace(hour=0, minute=0)
+    end = min(query_time(params.get("end"), "end") or data_end, data_end)
+    start = query_time(params.get("start"), "start") or end.replace(hour=0, minute=0)
     descending = params.get("sort") == "desc"
     rows: list[tuple[str, Bar]] = []
     for symbol in sorted(symbols):
@@ -94,18 +94,11 @@ def _range(state: ExchangeState, symbol: str, start: datetime, end: datetime) ->
     if end <= start:
         return []
     minutes = int((end - start) / timedelta(minutes=1)) + 1
-    history = state.feed.history(symbol, end, min(minutes, MAX_SCAN_MINUTES))
-    return [bar for bar in history if bar.timestamp >= start]
-
-
-def _time(params: Mapping[str, str], name: str) -> datetime | None:
-    value = params.get(name)
-    if not value:
-        return None
     try:
-        return parse_time(value)
-    except ValueError as e:
-        raise AlpacaError(400, CODE_INVALID, f"invalid {name} {value!r}") from e
+        history = state.feed.history(symbol, end, min(minutes, MAX_SCAN_MINUTES))
+    except ValueError:  # an end before the simulated market's calendar: no bars there
+        return []
+    return [bar for bar in history if bar.timestamp >= start]
 
 
 def _int(params: Mapping[str, str], name: str) -> int | None:
@@ -115,9 +108,9 @@ def _int(params: Mapping[str, str], name: str) -> int | None:
     try:
         number = int(value)
     except ValueError as e:
-        raise AlpacaError(400, CODE_INVALID, f"invalid {name} {value!r}") from e
+        raise AlpacaError(422, CODE_INVALID, f"invalid {name}: expected an integer") from e
     if number < 1:
-        raise AlpacaError(400, CODE_INVALID, f"{name} must be positive")
+        raise AlpacaError(422, CODE_INVALID, f"{name} must be positive")
     return number
 
 
@@ -127,4 +120,4 @@ def _offset(token: str | None) -> int:
     try:
         return max(int(base64.urlsafe_b64decode(token.encode()).decode()), 0)
     except ValueError as e:
-        raise AlpacaError(400, CODE_INVALID, "invalid page_token") from e
+        raise AlpacaError(422, CODE_INVALID, "invalid page_token") from e

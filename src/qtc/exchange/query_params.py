@@ -15,6 +15,10 @@ DEFAULT_ORDERS_LIMIT = 50
 MAX_ACTIVITIES_PAGE = 100
 # Enough to filter by side after the engine's listing, which cannot filter by side itself.
 _ALL = 1_000_000_000
+# A query time outside these is a typo or an attack; refusing it keeps every later step (a
+# day's span, minutes back from an end) far from the limits of `datetime` (years 1 and 9999).
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -69,22 +73,22 @@ def parse_order_query(params: Mapping[str, str]) -> OrderQuery:
     accepted and ignored: this exchange has no multi-leg orders)."""
     status = params.get("status", "open")
     if status not in ("open", "closed", "all"):
-        raise _invalid(f"invalid status {status!r}")
+        raise _invalid(f"invalid status {_shown(status)}")
     limit = _int(params.get("limit"), "limit", DEFAULT_ORDERS_LIMIT)
     if not 1 <= limit <= MAX_ORDERS_LIMIT:
         raise _invalid(f"limit must be between 1 and {MAX_ORDERS_LIMIT}")
-    side_raw = params.get("side")
+    side_raw = params.get("side") or ""
     try:
         side = Side(side_raw) if side_raw else None
     except ValueError as e:
-        raise _invalid(f"invalid side {side_raw!r}") from e
+        raise _invalid(f"invalid side {_shown(side_raw)}") from e
     symbols_raw = params.get("symbols")
     symbols = [s.strip() for s in symbols_raw.split(",") if s.strip()] if symbols_raw else None
     return OrderQuery(
         status=status,  # type: ignore[arg-type]  # checked just above
         limit=limit,
-        after=_time(params.get("after"), "after"),
-        until=_time(params.get("until"), "until"),
+        after=query_time(params.get("after"), "after"),
+        until=query_time(params.get("until"), "until"),
         direction=_direction(params.get("direction"), "desc"),
         symbols=symbols,
         side=side,
@@ -93,14 +97,16 @@ def parse_order_query(params: Mapping[str, str]) -> OrderQuery:
 
 def parse_page_query(params: Mapping[str, str]) -> PageQuery:
     """Read `after`, `until`, `date`, `direction`, `page_size`, `page_token`."""
-    after = _time(params.get("after"), "after")
-    until = _time(params.get("until"), "until")
+    after = query_time(params.get("after"), "after")
+    until = query_time(params.get("until"), "until")
     day = params.get("date")
     if day:
         try:
             start = datetime.combine(date.fromisoformat(day[:10]), datetime.min.time(), UTC)
         except ValueError as e:
-            raise _invalid(f"invalid date {day!r}") from e
+            raise _invalid(f"invalid date {_shown(day)}") from e
+        if not EARLIEST_TIME <= start < LATEST_TIME:
+            raise _out_of_range("date", day)
         after, until = start - timedelta(microseconds=1), start + timedelta(days=1)
     page_size = _int(params.get("page_size"), "page_size", MAX_ACTIVITIES_PAGE)
     if not 1 <= page_size <= MAX_ACTIVITIES_PAGE:
@@ -115,19 +121,32 @@ def parse_page_query(params: Mapping[str, str]) -> PageQuery:
 
 
 def parse_time(value: str) -> datetime:
-    """An RFC 3339 timestamp (`Z`, an offset, or naive meaning UTC) or a date."""
+    """An RFC 3339 timestamp (`Z`, an offset, or naive meaning UTC) or a date; ValueError when
+    it is none, OverflowError when its offset takes it past year 1 or 9999."""
     text = value.strip().replace(" ", "+").replace("Z", "+00:00")
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _time(value: str | None, name: str) -> datetime | None:
+def query_time(value: str | None, name: str) -> datetime | None:
+    """The query parameter `name` as a UTC time (None when absent), or a 422 naming it when it
+    is not a time or lies outside 1900..2999."""
     if not value:
         return None
     try:
-        return parse_time(value)
+        moment = parse_time(value)
+    except OverflowError as e:
+        raise _out_of_range(name, value) from e
     except ValueError as e:
-        raise _invalid(f"invalid {name} {value!r}") from e
+        raise _invalid(f"invalid {name} {_shown(value)}: expected an RFC 3339 time") from e
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise _out_of_range(name, value)
+    return moment
+
+
+def _out_of_range(name: str, raw: str) -> AlpacaError:
+    first, last = EARLIEST_TIME.year, LATEST_TIME.year - 1
+    return _invalid(f"{name} {_shown(raw)} is out of range ({first} to {last})")
 
 
 def _int(value: str | None, name: str, default: int) -> int:
@@ -136,7 +155,12 @@ def _int(value: str | None, name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError as e:
-        raise _invalid(f"invalid {name} {value!r}") from e
+        raise _invalid(f"invalid {name} {_shown(value)}: expected an integer") from e
+
+
+def _shown(value: str) -> str:
+    """A query value quoted for an error message, cut short when long."""
+    return repr(value) if len(value) <= 40 else f"{value[:30]!r}..."
 
 
 def _direction(value: str | None, default: Literal["asc", "desc"]) -> Literal["asc", "desc"]:
@@ -146,7 +170,7 @@ def _direction(value: str | None, default: Literal["asc", "desc"]) -> Literal["a
         return "asc"
     if value == "desc":
         return "desc"
-    raise _invalid(f"invalid direction {value!r}")
+    raise _invalid(f"invalid direction {_shown(value)}")
 
 
 def _invalid(message: str) -> AlpacaError:

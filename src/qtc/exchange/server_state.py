@@ -60,6 +60,8 @@ class ExchangeState:
     api_key: str
     api_secret: str
     faults: Faults
+    # None: the `/qtc/*` controls are open (`--open-control`)
+    control_token: str | None = field(repr=False)
     calendar: SessionCalendar | None = None
     stepper: MinuteStepper | None = None
     rate_limit_per_minute: int | None = None
