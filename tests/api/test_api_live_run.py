@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -127,7 +128,7 @@ def test_original_clients_against_a_live_run(
         order = api.get(f"/api/v1/team/epsilon/orders/{order_id}").json()
         return order if order["status"] == "canceled" else None
 
-    ended = [_wait(lambda oid=oid: final(oid), f"{oid} canceled") for oid in gtc]
+    ended = [_wait(functools.partial(final, oid), f"{oid} canceled") for oid in gtc]
     assert api.get(f"/api/v1/team/epsilon/orders/{day}").json()["status"] == "new"
     spy = next(o for o in ended if o["symbol"] == "SPY")
     assert 0 < Decimal(spy["filled_qty"]) < 1000

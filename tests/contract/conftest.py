@@ -88,7 +88,8 @@ def new_exchange() -> tuple[ExchangeEngine, ManualClock, ReplayMarket, MinuteSte
 class Venue(Protocol):
     """A broker under test plus the exchange's controls."""
 
-    broker: Broker
+    @property
+    def broker(self) -> Broker: ...
 
     async def advance(self, minutes: int = 1) -> None: ...
 

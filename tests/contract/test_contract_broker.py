@@ -158,7 +158,7 @@ async def test_listing_pages_strictly_after_the_last_submission(venue: Venue) ->
         page = await venue.broker.list_orders("open", after=after, limit=2)
         if not page:
             break
-        pages.append([o.client_order_id for o in page])
+        pages.append([o.client_order_id or "" for o in page])
         after = page[-1].submitted_at
     assert pages == [
         [placed[0].client_order_id, placed[1].client_order_id],

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.files import jsonl_lines as read_lines  # shared by this folder's tests
 from tests.support.waiting import wait_until
 
 from qtc.domain.fills import Fill
@@ -167,12 +168,6 @@ def start_exchange(
 
     wait_until(answers, 30, "qtc exchange to answer")
     return exchange
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def ledger(data_dir: Path, team_id: str) -> list[dict[str, Any]]:

@@ -7,8 +7,10 @@ needed; the test frees space through `/proc/<pid>/root`, which shows the namespa
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -53,6 +55,11 @@ cp -a "$data/team/." "$data/kept/"
 rm -f "$data/kept/filler"
 exit $rc
 """
+
+
+def _moved_on(run: subprocess.Popen[bytes], data: Path, progress: object) -> bool:
+    """The run ended, or its progress has passed `progress`."""
+    return run.poll() is not None or next_minute(data, START) != progress
 
 
 @pytest.mark.slow
@@ -141,7 +148,7 @@ def test_a_full_disk_degrades_the_run_and_every_fill_lands_once_space_returns(
             exchange.advance(1)
             continue
         wait_until(
-            lambda p=progress: run.poll() is not None or next_minute(data, START) != p,
+            functools.partial(_moved_on, run, data, progress),
             MINUTE_TIMEOUT,
             f"qtc run to finish minute {progress}",
         )

@@ -23,6 +23,9 @@ class HandFeed:
     def __init__(self, bars):
         self._bars = bars  # {minute datetime: {symbol: Bar}}
 
+    async def refresh(self, minute):
+        """Every bar is known already."""
+
     @property
     def universe(self):
         return ["AAPL", "BTC/USD"]

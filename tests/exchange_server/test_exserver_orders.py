@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
+from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
@@ -113,19 +115,21 @@ def test_bad_credentials_are_401_with_alpacas_body(harness: Harness) -> None:
 
 def test_listing_pages_on_submission_time_with_after_limit_and_status(harness: Harness) -> None:
     client = harness.trading
-    placed = []
+    placed: list[Any] = []
     for i in range(5):
         placed.append(client.submit_order(_limit("MSFT", 1, 1.00 + i / 100)))
         harness.advance(1)  # distinct submission times, as paging on `after` needs
     client.cancel_order_by_id(placed[4].id)
 
     first_page = client.get_orders(
-        GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=2, direction="asc")
+        GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=2, direction=Sort.ASC)
     )
     assert [o.id for o in first_page] == [placed[0].id, placed[1].id]
     rest = client.get_orders(
         GetOrdersRequest(
-            status=QueryOrderStatus.OPEN, after=first_page[-1].submitted_at, direction="asc"
+            status=QueryOrderStatus.OPEN,
+            after=first_page[-1].submitted_at,  # type: ignore[index]
+            direction=Sort.ASC,
         )
     )
     assert [o.id for o in rest] == [placed[2].id, placed[3].id]

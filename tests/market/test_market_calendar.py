@@ -9,8 +9,10 @@ import pytest
 from qtc.market.calendar import MarketCalendar
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_christmas_is_closed_for_equities_but_not_crypto(calendar: MarketCalendar) -> None:

@@ -21,8 +21,10 @@ ROWS = [
 ]
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:

@@ -15,8 +15,10 @@ from qtc.market.simulated import DEFAULT_UNIVERSE, SimulatedMarket
 MIN = timedelta(minutes=1)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def session_bars(

@@ -58,7 +58,7 @@ async def test_hostile_teams_are_contained_and_good_teams_trade_every_minute(
     tmp_path: Path,
 ) -> None:
     specs = [team(t, path) for t, path in GOOD.items()]
-    specs += [team(t, path, **params) for t, (path, params, _, _) in HOSTILE_TEAMS.items()]
+    specs += [team(t, path, 100_000, **params) for t, (path, params, _, _) in HOSTILE_TEAMS.items()]
     settings = fast_settings(tmp_path, MINUTES, strategy_timeout=TIMEOUT)
     parts = await build_components(settings, specs, start=MIDDAY, market="simulated", bars=[])
 

@@ -47,7 +47,7 @@ def _pump_lines(stream: IO[str], lines: queue.Queue[str]) -> None:
 
 def _wait_line(lines: queue.Queue[str], wanted: str, timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
-    seen = []
+    seen: list[str] = []
     while True:
         remaining = deadline - time.monotonic()
         assert remaining > 0, f"no {wanted!r} line in {timeout}s (saw {seen[-5:]})"

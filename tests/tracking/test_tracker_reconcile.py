@@ -71,7 +71,7 @@ async def test_listing_pages_on_submission_time_and_survives_ties(kit: Any) -> N
         place(n)
     broker = Counting(kit.broker)
     orders, requests = await list_open_orders(broker, page_size=3)
-    ids = [o.client_order_id for o in orders]
+    ids = [o.client_order_id or "" for o in orders]
     assert sorted(ids) == sorted(f"elsewhere-{n}" for n in range(12))
     assert len(set(ids)) == len(ids)
     # each page after the first starts one microsecond before the last one's instant

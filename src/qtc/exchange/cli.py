@@ -67,7 +67,8 @@ def exchange_command(args: argparse.Namespace) -> int:
     """Build the exchange from the flags, print its URLs, and serve until interrupted."""
     import uvicorn
 
-    from qtc.exchange.server_thread import bind_socket, uvicorn_config
+    from qtc.connection_limits import bind_socket
+    from qtc.exchange.server_thread import uvicorn_config
 
     try:
         config, token_generated = exchange_config(args)
