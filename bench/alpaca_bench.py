@@ -33,7 +33,7 @@ from qtc.brokers.base import MAX_LIST_LIMIT
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.ids import new_order_id
 from qtc.domain.orders import OrderRequest
-from qtc.exchange.control_token import CONTROL_TOKEN_ENV, control_headers
+from qtc.exchange.server.control_token import CONTROL_TOKEN_ENV, control_headers
 from qtc.tracking.reconcile import list_open_orders
 
 KEY, SECRET = "bench-key", "bench-secret"

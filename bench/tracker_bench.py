@@ -26,7 +26,7 @@ from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEve
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.domain.signals import OrderIntent
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
 from qtc.store.jsonl import append_line

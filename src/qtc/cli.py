@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_arguments(sub.add_parser("run", help="run the competition's minute loop"))
 
-    from qtc.exchange.cli import add_exchange_arguments
+    from qtc.exchange.server.cli import add_exchange_arguments
 
     add_exchange_arguments(
         sub.add_parser("exchange", help="serve the local Alpaca-compatible exchange")
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_command(args)
     if args.command == "exchange":
-        from qtc.exchange.cli import exchange_command
+        from qtc.exchange.server.cli import exchange_command
 
         return exchange_command(args)
     if args.command == "teams" and args.teams_command == "key":

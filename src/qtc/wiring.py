@@ -24,9 +24,9 @@ from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.connection_limits import bind_socket
 from qtc.domain.times import MINUTE
-from qtc.exchange.driver import ExchangeDriver
-from qtc.exchange.journal import JournaledEngine
-from qtc.exchange.venue import SimulatedVenue
+from qtc.exchange.engine.driver import ExchangeDriver
+from qtc.exchange.engine.journal import JournaledEngine
+from qtc.exchange.engine.venue import SimulatedVenue
 from qtc.market.base import Clock, MarketFeed
 from qtc.market.calendar import MarketCalendar
 from qtc.market.clock import PacedClock, RealClock
@@ -452,7 +452,7 @@ def _unreadable(path: Path, error: Exception) -> Exception:
 
 def _corrupt_errors() -> tuple[type[Exception], ...]:
     """The store's and the journal's unreadable-file errors (as they land)."""
-    from qtc.exchange import journal as journal_module
+    from qtc.exchange.engine import journal as journal_module
     from qtc.store import jsonl
 
     found = (getattr(jsonl, "CorruptFile", None), getattr(journal_module, "JournalCorrupt", None))

@@ -27,7 +27,7 @@ from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
 from qtc.domain.signals import OrderIntent
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
 from qtc.tracking.tracker import OrderTracker

@@ -16,13 +16,13 @@ from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.domain.market import Bar
-from qtc.exchange.alpaca_api import create_exchange_app
-from qtc.exchange.control_token import control_headers
-from qtc.exchange.driver import ExchangeDriver
-from qtc.exchange.engine import ExchangeEngine
-from qtc.exchange.faults import Faults
-from qtc.exchange.minute_stepper import MinuteStepper
-from qtc.exchange.server_thread import ServerThread
+from qtc.exchange.engine.driver import ExchangeDriver
+from qtc.exchange.engine.matching import ExchangeEngine
+from qtc.exchange.engine.minute_stepper import MinuteStepper
+from qtc.exchange.server.alpaca_api import create_exchange_app
+from qtc.exchange.server.control_token import control_headers
+from qtc.exchange.server.faults import Faults
+from qtc.exchange.server.thread import ServerThread
 from qtc.market.clock import ManualClock
 from qtc.market.replay import ReplayMarket
 

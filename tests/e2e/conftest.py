@@ -19,7 +19,7 @@ from tests.support.files import jsonl_lines as read_lines  # shared by this fold
 from tests.support.waiting import wait_until
 
 from qtc.domain.fills import Fill
-from qtc.exchange.control_token import control_headers
+from qtc.exchange.server.control_token import control_headers
 from qtc.store.records import TradeRecord
 
 KEY, SECRET = "e2e-key", "e2e-secret"

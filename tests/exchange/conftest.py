@@ -12,7 +12,7 @@ import pytest
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.engine.matching import ExchangeEngine
 
 # Monday 2 March 2026, 09:30 New York: the first minute of a regular session.
 T0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)

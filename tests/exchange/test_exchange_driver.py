@@ -8,8 +8,8 @@ import pytest
 
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.orders import OrderRequest
-from qtc.exchange.driver import ExchangeDriver
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.engine.driver import ExchangeDriver
+from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.market.calendar import MarketCalendar
 from qtc.market.clock import ManualClock
 from qtc.market.simulated import SimulatedMarket

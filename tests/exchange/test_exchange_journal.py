@@ -14,7 +14,7 @@ import pytest
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.market import Bar
 from qtc.domain.orders import OrderRequest
-from qtc.exchange.journal import JournalCorrupt, JournaledEngine
+from qtc.exchange.engine.journal import JournalCorrupt, JournaledEngine
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 D = Decimal

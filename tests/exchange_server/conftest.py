@@ -15,8 +15,8 @@ from alpaca.trading.models import TradeUpdate
 from alpaca.trading.stream import TradingStream
 from tests.support.waiting import wait_until
 
-from qtc.exchange.local_exchange import ExchangeConfig, LocalExchange, build_local_exchange
-from qtc.exchange.server_thread import ServerThread
+from qtc.exchange.server.local_exchange import ExchangeConfig, LocalExchange, build_local_exchange
+from qtc.exchange.server.thread import ServerThread
 from qtc.market.calendar import MarketCalendar
 
 KEY = "test-key"

@@ -12,7 +12,7 @@ import requests
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import MarketOrderRequest
 
-from qtc.exchange.control_token import control_headers
+from qtc.exchange.server.control_token import control_headers
 
 from .conftest import wait_until
 

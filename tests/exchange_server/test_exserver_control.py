@@ -13,9 +13,9 @@ import requests
 from alpaca.trading.requests import LimitOrderRequest
 from tests.support.waiting import wait_until
 
-from qtc.exchange.control_token import CONTROL_TOKEN_HEADER
-from qtc.exchange.local_exchange import ExchangeConfig, build_local_exchange
-from qtc.exchange.server_thread import ServerThread
+from qtc.exchange.server.control_token import CONTROL_TOKEN_HEADER
+from qtc.exchange.server.local_exchange import ExchangeConfig, build_local_exchange
+from qtc.exchange.server.thread import ServerThread
 from qtc.market.calendar import MarketCalendar
 
 from .conftest import KEY, SECRET, START, SYMBOLS, Harness

@@ -8,9 +8,9 @@ import pytest
 import requests
 from alpaca.common.exceptions import APIError
 
-from qtc.exchange.local_exchange import ExchangeConfig, build_local_exchange
-from qtc.exchange.request_stats import RequestStats
-from qtc.exchange.server_thread import ServerThread
+from qtc.exchange.server.local_exchange import ExchangeConfig, build_local_exchange
+from qtc.exchange.server.request_stats import RequestStats
+from qtc.exchange.server.thread import ServerThread
 from qtc.market.calendar import MarketCalendar
 
 from .conftest import KEY, SECRET, START, Harness

@@ -17,8 +17,8 @@ from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import MarketOrderRequest
 
-from qtc.exchange.local_exchange import ExchangeConfig, build_local_exchange
-from qtc.exchange.server_thread import ServerThread
+from qtc.exchange.server.local_exchange import ExchangeConfig, build_local_exchange
+from qtc.exchange.server.thread import ServerThread
 from qtc.market.calendar import MarketCalendar
 
 from .conftest import KEY, SECRET, START, Harness, wait_until

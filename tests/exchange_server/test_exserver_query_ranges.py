@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from qtc.exchange.local_exchange import ExchangeConfig, build_local_exchange
+from qtc.exchange.server.local_exchange import ExchangeConfig, build_local_exchange
 from qtc.market.calendar import MarketCalendar
 
 from .conftest import KEY, SECRET, START, Harness

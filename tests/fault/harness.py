@@ -31,7 +31,7 @@ from tests.e2e.conftest import (
 )
 
 from qtc.domain.portfolio import Portfolio
-from qtc.exchange.journal import JournaledEngine
+from qtc.exchange.engine.journal import JournaledEngine
 from qtc.store.records import TradeRecord
 
 STRATEGY = Path(__file__).parent / "strategies" / "churn"

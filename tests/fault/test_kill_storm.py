@@ -20,7 +20,7 @@ from tests.support.files import jsonl_lines
 from tests.tracking.test_tracker_crash import kill_storm, running_exchange
 
 from qtc.domain.portfolio import Portfolio
-from qtc.exchange.journal import JournaledEngine
+from qtc.exchange.engine.journal import JournaledEngine
 from qtc.store.records import TradeRecord
 
 SEED = int(os.environ.get("QTC_STORM_SEED", "20261202"))

@@ -18,7 +18,7 @@ from qtc.domain.market import Bar
 from qtc.domain.orders import TradeUpdate
 from qtc.domain.portfolio import Portfolio
 from qtc.domain.signals import OrderIntent
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
 from qtc.store.records import TradeRecord

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from qtc.domain.portfolio import Portfolio
-from qtc.exchange.control_token import control_headers
+from qtc.exchange.server.control_token import control_headers
 from qtc.store.records import TradeRecord
 
 WORKER = Path(__file__).with_name("tracker_crash_worker.py")

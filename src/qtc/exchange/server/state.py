@@ -10,12 +10,12 @@ from typing import Any, Protocol
 from fastapi.responses import JSONResponse
 
 from qtc.domain.orders import BrokerOrder
-from qtc.exchange.alpaca_json import error_json, order_json
-from qtc.exchange.engine import ExchangeEngine
-from qtc.exchange.faults import Faults
-from qtc.exchange.minute_stepper import MinuteStepper
-from qtc.exchange.request_stats import RequestStats
-from qtc.exchange.stream_hub import StreamHub
+from qtc.exchange.engine.matching import ExchangeEngine
+from qtc.exchange.engine.minute_stepper import MinuteStepper
+from qtc.exchange.server.alpaca_json import error_json, order_json
+from qtc.exchange.server.faults import Faults
+from qtc.exchange.server.request_stats import RequestStats
+from qtc.exchange.server.stream_hub import StreamHub
 from qtc.market.base import Clock, MarketFeed
 
 # Alpaca's error codes, as alpaca-py's APIError.code shows them.

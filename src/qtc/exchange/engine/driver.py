@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.market.base import Clock, MarketFeed
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,10 @@ from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest
-from qtc.exchange.engine import ExchangeEngine
+from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.store.jsonl import FsyncCounter, append_line, make_private_dir, repair_tail
 
-log = logging.getLogger("qtc.exchange.journal")
+log = logging.getLogger("qtc.exchange.engine.journal")
 
 
 def _time(value: datetime | None) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qtc.brokers.simulated import SimulatedBroker
-from qtc.exchange.driver import ExchangeDriver
+from qtc.exchange.engine.driver import ExchangeDriver
 
 
 @dataclass(frozen=True, slots=True)

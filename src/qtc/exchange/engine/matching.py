@@ -28,15 +28,15 @@ from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEve
 from qtc.domain.errors import OrderNotCancelable, OrderRejected
 from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
-from qtc.exchange.account import Account
-from qtc.exchange.admission import check_request
-from qtc.exchange.book import BookEntry, ExchangeOrders
-from qtc.exchange.pricing import (
+from qtc.exchange.engine.account import Account
+from qtc.exchange.engine.admission import check_request
+from qtc.exchange.engine.book import BookEntry, ExchangeOrders
+from qtc.exchange.engine.pricing import (
     floor_qty,
     quote,
     round_to_tick,
 )
-from qtc.exchange.records import AccountSnapshot, Execution, Position
+from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
 
 ListStatus = Literal["open", "closed", "all"]
 Direction = Literal["asc", "desc"]

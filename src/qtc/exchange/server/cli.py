@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
-from qtc.exchange.control_token import CONTROL_TOKEN_ENV, CONTROL_TOKEN_HEADER
-from qtc.exchange.local_exchange import DEFAULT_KEY, DEFAULT_SECRET, build_local_exchange
-from qtc.exchange.options import OptionError, exchange_config
+from qtc.exchange.server.control_token import CONTROL_TOKEN_ENV, CONTROL_TOKEN_HEADER
+from qtc.exchange.server.local_exchange import DEFAULT_KEY, DEFAULT_SECRET, build_local_exchange
+from qtc.exchange.server.options import OptionError, exchange_config
 
 DEFAULT_PORT = 8765
 TOKEN_LINE = "QTC exchange control token"
@@ -68,7 +68,7 @@ def exchange_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from qtc.connection_limits import bind_socket
-    from qtc.exchange.server_thread import uvicorn_config
+    from qtc.exchange.server.thread import uvicorn_config
 
     try:
         config, token_generated = exchange_config(args)

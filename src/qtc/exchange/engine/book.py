@@ -12,7 +12,7 @@ from qtc.domain.decimals import ZERO, normalize
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotFound
 from qtc.domain.orders import BrokerOrder
-from qtc.exchange.pricing import average
+from qtc.exchange.engine.pricing import average
 
 ListStatus = Literal["open", "closed", "all"]
 Direction = Literal["asc", "desc"]

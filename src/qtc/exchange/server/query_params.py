@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from qtc.domain.enums import Side
-from qtc.exchange.server_state import CODE_INVALID, AlpacaError
+from qtc.exchange.server.state import CODE_INVALID, AlpacaError
 
 MAX_ORDERS_LIMIT = 500
 DEFAULT_ORDERS_LIMIT = 50

@@ -20,8 +20,11 @@ from qtc.domain.decimals import NotANumber, bounded_decimal
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
-from qtc.exchange.admin_api import admin_routes
-from qtc.exchange.alpaca_json import (
+from qtc.exchange.engine.driver import ExchangeDriver
+from qtc.exchange.engine.matching import ExchangeEngine
+from qtc.exchange.engine.minute_stepper import MinuteStepper
+from qtc.exchange.server.admin_api import admin_routes
+from qtc.exchange.server.alpaca_json import (
     account_json,
     clock_json,
     error_json,
@@ -30,13 +33,10 @@ from qtc.exchange.alpaca_json import (
     rfc3339,
     trade_update_message,
 )
-from qtc.exchange.driver import ExchangeDriver
-from qtc.exchange.engine import ExchangeEngine
-from qtc.exchange.faults import Faults
-from qtc.exchange.market_data_api import market_data_routes
-from qtc.exchange.minute_stepper import MinuteStepper
-from qtc.exchange.query_params import parse_order_query, parse_page_query
-from qtc.exchange.server_state import (
+from qtc.exchange.server.faults import Faults
+from qtc.exchange.server.market_data_api import market_data_routes
+from qtc.exchange.server.query_params import parse_order_query, parse_page_query
+from qtc.exchange.server.state import (
     CODE_FORBIDDEN,
     CODE_INVALID,
     CODE_NOT_FOUND,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from qtc.domain.decimals import ZERO, normalize
 from qtc.domain.enums import Side
-from qtc.exchange.pricing import average
+from qtc.exchange.engine.pricing import average
 
 
 @dataclass(slots=True)

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from qtc.domain.market import Bar, is_crypto
-from qtc.exchange.alpaca_json import bar_json
-from qtc.exchange.query_params import query_time
-from qtc.exchange.server_state import CODE_INVALID, AlpacaError, ExchangeState
+from qtc.exchange.server.alpaca_json import bar_json
+from qtc.exchange.server.query_params import query_time
+from qtc.exchange.server.state import CODE_INVALID, AlpacaError, ExchangeState
 
 MAX_PAGE = 10_000
 # Never scan more minutes than this per symbol and request: ten days of crypto minutes.

@@ -9,7 +9,7 @@ from qtc.domain.enums import OrderType, TimeInForce
 from qtc.domain.errors import OrderRejected
 from qtc.domain.market import is_crypto
 from qtc.domain.orders import OrderRequest
-from qtc.exchange.pricing import MAX_QTY_DECIMALS, on_tick
+from qtc.exchange.engine.pricing import MAX_QTY_DECIMALS, on_tick
 
 MAX_CLIENT_ORDER_ID = 128
 CRYPTO_TIFS = frozenset({TimeInForce.GTC, TimeInForce.IOC})

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from qtc.exchange.faults import Faults
+from qtc.exchange.server.faults import Faults
 
 log = logging.getLogger(__name__)
 

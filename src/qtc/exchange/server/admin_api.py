@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from qtc.domain.errors import OrderNotFound
-from qtc.exchange.alpaca_json import execution_json, rfc3339
-from qtc.exchange.control_token import CONTROL_TOKEN_HEADER, check_control_token
-from qtc.exchange.faults import FaultSettingError
-from qtc.exchange.minute_stepper import MAX_MINUTES_PER_ADVANCE
-from qtc.exchange.server_state import (
+from qtc.exchange.engine.minute_stepper import MAX_MINUTES_PER_ADVANCE
+from qtc.exchange.server.alpaca_json import execution_json, rfc3339
+from qtc.exchange.server.control_token import CONTROL_TOKEN_HEADER, check_control_token
+from qtc.exchange.server.faults import FaultSettingError
+from qtc.exchange.server.state import (
     CODE_INVALID,
     CODE_NOT_FOUND,
     CODE_UNPROCESSABLE,

@@ -13,7 +13,7 @@ from qtc.domain.decimals import dec_str
 from qtc.domain.enums import OrderStatus
 from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, TradeUpdate
-from qtc.exchange.records import AccountSnapshot, Execution, Position
+from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
 
 # Fixed so that asset and account ids are the same on every run of the exchange.
 _NAMESPACE = uuid.UUID("6f1c2a52-8d0e-4c53-9a55-3b0f1f6a9c11")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from qtc.exchange.driver import ExchangeDriver
+from qtc.exchange.engine.driver import ExchangeDriver
 
 MINUTE = timedelta(minutes=1)
 MAX_MINUTES_PER_ADVANCE = 100_000

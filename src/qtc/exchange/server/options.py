@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from qtc.domain.decimals import NotANumber, bounded_decimal
-from qtc.exchange.control_token import CONTROL_TOKEN_ENV, new_control_token, token_problem
-from qtc.exchange.local_exchange import ExchangeConfig
+from qtc.exchange.server.control_token import CONTROL_TOKEN_ENV, new_control_token, token_problem
+from qtc.exchange.server.local_exchange import ExchangeConfig
 
 # The same window `qtc run --start` accepts.
 EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ import hmac
 import secrets
 import string
 
-from qtc.exchange.server_state import CODE_UNAUTHORIZED, AlpacaError
+from qtc.exchange.server.state import CODE_UNAUTHORIZED, AlpacaError
 
 CONTROL_TOKEN_HEADER = "X-QTC-Control-Token"
 CONTROL_TOKEN_ENV = "QTC_CONTROL_TOKEN"

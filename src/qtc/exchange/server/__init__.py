@@ -1,0 +1,1 @@
+"""The Alpaca-compatible HTTP and websocket server around the engine (`qtc exchange`)."""
