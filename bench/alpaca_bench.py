@@ -174,8 +174,8 @@ async def fill_latencies(
     a real OrderTracker, as (upper, lower) bounds: the fill happens inside the POST
     /qtc/advance that completes its minute, so it is timed from that request's start (upper)
     and from its reply (lower; the exchange sends a minute's events before replying)."""
+    from qtc.clock import RealClock
     from qtc.domain.signals import OrderIntent
-    from qtc.market.clock import RealClock
     from qtc.store.files import FileStore
     from qtc.tracking.tracker import OrderTracker
 

@@ -172,11 +172,11 @@ async def _build(data_dir: Path) -> dict[str, Any]:
     from qtc.api.keys import KeyStore
     from qtc.api.server import make_server
     from qtc.brokers.simulated import SimulatedBroker
+    from qtc.clock import ManualClock
     from qtc.connection_limits import bind_socket
     from qtc.domain.enums import OrderType, Side, TimeInForce
     from qtc.domain.signals import OrderIntent
     from qtc.exchange.engine.matching import ExchangeEngine
-    from qtc.market.clock import ManualClock
     from qtc.store.files import FileStore
     from qtc.tracking.tracker import OrderTracker
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import ManualClock
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.domain.signals import OrderIntent
 from qtc.exchange.engine.matching import ExchangeEngine
-from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
 from qtc.store.jsonl import append_line
 from qtc.store.records import TradeRecord

@@ -12,12 +12,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from qtc import views
+from qtc.clock import Clock
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
 from qtc.domain.signals import CancelIntent, Intent, OrderIntent, intent_record, validate_signal
 from qtc.domain.times import MINUTE
-from qtc.market.base import Clock, MarketFeed
+from qtc.market.base import MarketFeed
 from qtc.store.records import order_fields
 from qtc.strategies.results import StrategyResult
 from qtc.strategies.teams import TeamSpec

@@ -22,14 +22,14 @@ from qtc.api.keys import KEYS_FILE, KeyStore
 from qtc.api.server import serve
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import Clock, PacedClock, RealClock
 from qtc.connection_limits import bind_socket
 from qtc.domain.times import MINUTE
 from qtc.exchange.engine.driver import ExchangeDriver
 from qtc.exchange.engine.journal import JournaledEngine
 from qtc.exchange.engine.venue import SimulatedVenue
-from qtc.market.base import Clock, MarketFeed
+from qtc.market.base import MarketFeed
 from qtc.market.calendar import MarketCalendar
-from qtc.market.clock import PacedClock, RealClock
 from qtc.market.replay import ReplayMarket
 from qtc.market.simulated import DEFAULT_UNIVERSE, SimulatedMarket
 from qtc.orchestrator import Orchestrator

@@ -14,6 +14,7 @@ import pytest
 from fastapi import Request, Response
 
 from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
+from qtc.clock import ManualClock
 from qtc.domain.market import Bar
 from qtc.exchange.engine.driver import ExchangeDriver
 from qtc.exchange.engine.matching import ExchangeEngine
@@ -22,7 +23,6 @@ from qtc.exchange.server.alpaca_api import create_exchange_app
 from qtc.exchange.server.control_token import control_headers
 from qtc.exchange.server.faults import Faults
 from qtc.exchange.server.thread import ServerThread
-from qtc.market.clock import ManualClock
 from qtc.market.replay import ReplayMarket
 
 START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

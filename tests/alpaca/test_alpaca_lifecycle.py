@@ -17,10 +17,10 @@ from alpaca.trading.enums import TimeInForce as AlpacaTif
 from alpaca.trading.requests import LimitOrderRequest
 from tests.support.files import jsonl_lines
 
+from qtc.clock import RealClock
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.orders import Order
 from qtc.domain.signals import OrderIntent
-from qtc.market.clock import RealClock
 from qtc.store.files import FileStore
 from qtc.store.records import order_fields
 from qtc.tracking.tracker import OrderTracker

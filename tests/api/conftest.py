@@ -22,13 +22,13 @@ from qtc.api.app import create_app
 from qtc.api.keys import KeyStore
 from qtc.api.server import make_server
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import ManualClock
 from qtc.connection_limits import bind_socket
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
 from qtc.domain.signals import OrderIntent
 from qtc.exchange.engine.matching import ExchangeEngine
-from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
 from qtc.tracking.tracker import OrderTracker
 

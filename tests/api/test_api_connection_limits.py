@@ -26,11 +26,11 @@ from qtc.api.app import create_app
 from qtc.api.keys import KeyStore
 from qtc.api.server import make_server
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import ManualClock
 from qtc.connection_limits import bind_socket
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.server.local_exchange import ExchangeConfig, build_local_exchange
 from qtc.exchange.server.thread import uvicorn_config
-from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
 from qtc.tracking.tracker import OrderTracker
 

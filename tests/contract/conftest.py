@@ -15,6 +15,7 @@ import pytest
 from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import ManualClock
 from qtc.domain.market import Bar
 from qtc.exchange.engine.driver import ExchangeDriver
 from qtc.exchange.engine.matching import ExchangeEngine
@@ -23,7 +24,6 @@ from qtc.exchange.server.alpaca_api import create_exchange_app
 from qtc.exchange.server.control_token import control_headers
 from qtc.exchange.server.faults import Faults
 from qtc.exchange.server.thread import ServerThread
-from qtc.market.clock import ManualClock
 from qtc.market.replay import ReplayMarket
 
 START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -6,12 +6,12 @@ from decimal import Decimal as D
 
 import pytest
 
+from qtc.clock import ManualClock
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.orders import OrderRequest
 from qtc.exchange.engine.driver import ExchangeDriver
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.market.calendar import MarketCalendar
-from qtc.market.clock import ManualClock
 from qtc.market.simulated import SimulatedMarket
 
 CLOSE_MINUTE = 3  # the fake session closes at the end of minute 2

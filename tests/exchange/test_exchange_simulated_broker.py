@@ -7,10 +7,10 @@ import pytest
 
 from qtc.brokers.base import Broker
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import ManualClock
 from qtc.domain.enums import OrderStatus, TradeEvent
 from qtc.domain.errors import OrderNotFound, OrderRejected
 from qtc.domain.orders import StreamConnected, TradeUpdate
-from qtc.market.clock import ManualClock
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from qtc.market.clock import AcceleratedClock, ManualClock, RealClock
+from qtc.clock import AcceleratedClock, ManualClock, RealClock
 
 START = datetime(2025, 11, 24, 14, 30, tzinfo=UTC)
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import ManualClock
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.market import Bar
 from qtc.domain.orders import TradeUpdate
 from qtc.domain.portfolio import Portfolio
 from qtc.domain.signals import OrderIntent
 from qtc.exchange.engine.matching import ExchangeEngine
-from qtc.market.clock import ManualClock
 from qtc.store.files import FileStore
 from qtc.store.records import TradeRecord
 from qtc.tracking.tracker import OrderTracker

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from qtc.clock import ManualClock
 from qtc.domain.decimals import ZERO
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.errors import InvalidSignal, OrderClosed, OrderNotCancelable
 from qtc.domain.portfolio import Portfolio
 from qtc.domain.signals import OrderIntent
-from qtc.market.clock import ManualClock
 from qtc.store.records import TradeRecord
 from qtc.tracking.tracker import OrderTracker
 

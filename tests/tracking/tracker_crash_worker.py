@@ -16,11 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from qtc.alpaca.broker import AlpacaBroker, RetryPolicy
+from qtc.clock import RealClock
 from qtc.domain.decimals import dec_str
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.signals import OrderIntent
-from qtc.market.clock import RealClock
 from qtc.store.files import FileStore
 from qtc.tracking.tracker import OrderTracker
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 
 from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
+from qtc.clock import Clock
 from qtc.domain.errors import BrokerUnavailable
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
 from qtc.exchange.engine.matching import ExchangeEngine
-from qtc.market.base import Clock
 
 StreamItem = TradeUpdate | StreamConnected
 

@@ -1,4 +1,4 @@
-"""Ports for market data and time, injected everywhere so tests never wait on the wall clock."""
+"""The market-data port: minute bars for a universe of symbols."""
 
 from __future__ import annotations
 
@@ -7,23 +7,6 @@ from decimal import Decimal
 from typing import Protocol
 
 from qtc.domain.market import Bar
-
-
-class Clock(Protocol):
-    """Where the platform learns the time, and how it waits for it."""
-
-    def now(self) -> datetime:
-        """Current time, timezone-aware UTC."""
-        ...
-
-    async def sleep_until(self, when: datetime) -> None:
-        """Return once `now() >= when` (at once if already past)."""
-        ...
-
-    async def pace_to(self, moment: datetime) -> None:
-        """How the minute loop waits for `moment`: `sleep_until`, or, for a paced simulated
-        clock, moving the clock there at its pace."""
-        ...
 
 
 class MarketFeed(Protocol):

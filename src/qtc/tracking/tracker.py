@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from qtc.brokers.base import Broker
+from qtc.clock import Clock
 from qtc.crashpoints import crash_point
 from qtc.domain.enums import OrderStatus
 from qtc.domain.errors import (
@@ -30,7 +31,6 @@ from qtc.domain.events import EVENT_STATUS
 from qtc.domain.orders import Order, StreamConnected, TradeUpdate
 from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
 from qtc.domain.signals import OrderIntent
-from qtc.market.base import Clock
 from qtc.store.base import Store
 from qtc.tracking.applier import Applier
 from qtc.tracking.book import OrderIndex

@@ -6,8 +6,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from qtc.clock import Clock
 from qtc.exchange.engine.matching import ExchangeEngine
-from qtc.market.base import Clock, MarketFeed
+from qtc.market.base import MarketFeed
 
 log = logging.getLogger(__name__)
 

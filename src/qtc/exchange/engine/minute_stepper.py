@@ -12,7 +12,7 @@ MAX_MINUTES_PER_ADVANCE = 100_000
 
 
 class SettableClock(Protocol):
-    """A clock a test moves (`qtc.market.clock.ManualClock`)."""
+    """A clock a test moves (`qtc.clock.ManualClock`)."""
 
     def now(self) -> datetime: ...
 

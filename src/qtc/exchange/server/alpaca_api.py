@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
+from qtc.clock import Clock
 from qtc.domain.decimals import NotANumber, bounded_decimal
 from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
@@ -49,7 +50,7 @@ from qtc.exchange.server.state import (
     SessionCalendar,
 )
 from qtc.log_text import escaped
-from qtc.market.base import Clock, MarketFeed
+from qtc.market.base import MarketFeed
 
 log = logging.getLogger(__name__)
 

@@ -9,15 +9,14 @@ from typing import Literal
 
 from fastapi import FastAPI
 
+from qtc.clock import AcceleratedClock, Clock, ManualClock, RealClock
 from qtc.exchange.engine.driver import ExchangeDriver
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.engine.minute_stepper import MinuteStepper
 from qtc.exchange.server.alpaca_api import create_exchange_app
 from qtc.exchange.server.control_token import control_headers, new_control_token
 from qtc.exchange.server.faults import Faults
-from qtc.market.base import Clock
 from qtc.market.calendar import MarketCalendar
-from qtc.market.clock import AcceleratedClock, ManualClock, RealClock
 from qtc.market.simulated import SimulatedMarket
 
 ClockMode = Literal["manual", "accelerated", "real"]

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse
 
+from qtc.clock import Clock
 from qtc.domain.orders import BrokerOrder
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.engine.minute_stepper import MinuteStepper
@@ -16,7 +17,7 @@ from qtc.exchange.server.alpaca_json import error_json, order_json
 from qtc.exchange.server.faults import Faults
 from qtc.exchange.server.request_stats import RequestStats
 from qtc.exchange.server.stream_hub import StreamHub
-from qtc.market.base import Clock, MarketFeed
+from qtc.market.base import MarketFeed
 
 # Alpaca's error codes, as alpaca-py's APIError.code shows them.
 CODE_INVALID = 40010001

@@ -1,4 +1,5 @@
-"""Clocks: the wall clock, an accelerated simulated clock, and a manual clock for tests."""
+"""The Clock port (where the platform learns the time and how it waits) and its clocks: the
+wall clock, an accelerated simulated clock, and a manual clock for tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,24 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Where the platform learns the time, and how it waits for it."""
+
+    def now(self) -> datetime:
+        """Current time, timezone-aware UTC."""
+        ...
+
+    async def sleep_until(self, when: datetime) -> None:
+        """Return once `now() >= when` (at once if already past)."""
+        ...
+
+    async def pace_to(self, moment: datetime) -> None:
+        """How the minute loop waits for `moment`: `sleep_until`, or, for a paced simulated
+        clock, moving the clock there at its pace."""
+        ...
 
 
 def _utc(moment: datetime) -> datetime:
