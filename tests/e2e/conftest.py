@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.files import jsonl_lines as read_lines  # shared by this folder's tests
+from tests.support.files import jsonl_lines as read_lines
+from tests.support.processes import Processes  # shared by this folder's tests
 from tests.support.waiting import wait_until
 
 from qtc.domain.fills import Fill
@@ -36,38 +37,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class Processes:
-    """Every subprocess the test started; `close()` kills, by pid, those still running."""
-
-    def __init__(self) -> None:
-        self.started: list[subprocess.Popen[bytes]] = []
-
-    def start(self, command: list[str], out: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with out.open("ab") as sink:
-            process = subprocess.Popen(
-                command, stdout=sink, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
-            )
-        self.started.append(process)
-        return process
-
-    def close(self) -> None:
-        for process in reversed(self.started):  # the runs before the exchange they use
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
-
-
 @pytest.fixture
 def processes() -> Iterator[Processes]:
-    group = Processes()
-    try:
+    with Processes() as group:
         yield group
-    finally:
-        group.close()
 
 
 class Exchange:

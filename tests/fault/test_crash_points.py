@@ -41,11 +41,8 @@ class Row:
 
 @pytest.fixture
 def processes() -> Iterator[Processes]:
-    group = Processes()
-    try:
+    with Processes() as group:
         yield group
-    finally:
-        group.close()
 
 
 def _traced_run(scenario: Scenario, trace: Path) -> tuple[Counter[str], list[str]]:

@@ -61,11 +61,8 @@ def descriptors_for_the_test() -> None:
 
 @pytest.fixture
 def processes() -> Iterator[Processes]:
-    group = Processes()
-    try:
+    with Processes() as group:
         yield group
-    finally:
-        group.close()
 
 
 def _limit_files() -> None:
