@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from qtc.clock import Clock
+from qtc.domain.times import MINUTE
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.market.base import MarketFeed
 
 log = logging.getLogger(__name__)
-
-_MINUTE = timedelta(minutes=1)
 
 
 class SessionCalendar(Protocol):
@@ -69,7 +68,7 @@ class ExchangeDriver:
         }
         self.engine.on_minute(minute, bars)
         close = self.calendar.session_close(minute)
-        if close is not None and close <= minute + _MINUTE:
+        if close is not None and close <= minute + MINUTE:
             expired = self.engine.end_session(close)
             log.info("Session closed at %s: expired %d day orders", close.isoformat(), len(expired))
         self.processed_through = minute
@@ -77,16 +76,16 @@ class ExchangeDriver:
     def catch_up(self) -> int:
         """Feed every minute that has fully passed on the clock; return how many."""
         count = 0
-        while not self._stopped and self._next + _MINUTE <= self.clock.now():
+        while not self._stopped and self._next + MINUTE <= self.clock.now():
             self.step(self._next)
-            self._next += _MINUTE
+            self._next += MINUTE
             count += 1
         return count
 
     async def run(self) -> None:
         """Feed minutes as the clock passes them until `stop()` (or the task is canceled)."""
         while not self._stopped:
-            await self.clock.sleep_until(self._next + _MINUTE)
+            await self.clock.sleep_until(self._next + MINUTE)
             self.catch_up()
 
     def stop(self) -> None:

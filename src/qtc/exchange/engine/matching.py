@@ -19,7 +19,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -28,6 +28,7 @@ from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEve
 from qtc.domain.errors import OrderNotCancelable, OrderRejected
 from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
+from qtc.domain.times import MINUTE
 from qtc.exchange.engine.account import Account
 from qtc.exchange.engine.admission import check_request
 from qtc.exchange.engine.book import BookEntry, ExchangeOrders
@@ -53,7 +54,6 @@ __all__ = [
 ]
 
 _IMMEDIATE_TIFS = frozenset({TimeInForce.IOC, TimeInForce.FOK})
-_MINUTE = timedelta(minutes=1)
 
 
 class ExchangeEngine:
@@ -190,7 +190,7 @@ class ExchangeEngine:
         """Match resting orders submitted before the bars' end against the bars of `minute`;
         fills are stamped `now` (default: the end of the minute, `minute + 1 min`). Symbols
         without a bar have no liquidity until the next bar."""
-        bar_end = minute + _MINUTE
+        bar_end = minute + MINUTE
         stamp = bar_end if now is None else now
         self._liquidity = {}
         for symbol in sorted(bars):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
+from qtc.domain.times import MINUTE
 from qtc.exchange.engine.driver import ExchangeDriver
 
-MINUTE = timedelta(minutes=1)
 MAX_MINUTES_PER_ADVANCE = 100_000
 
 
