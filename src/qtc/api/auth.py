@@ -9,8 +9,9 @@ from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
 from qtc.api.ratelimit import retry_after_header
 from qtc.api.state import ApiState
+from qtc.domain.ids import TEAM_ID
 
-TEAM_ID_REGEX = r"^[A-Za-z0-9_]{1,21}$"
+TEAM_ID_REGEX = f"^{TEAM_ID}$"
 
 TeamIdPath = Annotated[
     str,

@@ -15,8 +15,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qtc.api.auth import authorize
 from qtc.api.state import ApiState
+from qtc.domain.ids import TEAM_ID
 
-_OPEN_ORDERS = re.compile(r"^/api/v1/team/([A-Za-z0-9_]{1,21})/orders/open$")
+_OPEN_ORDERS = re.compile(f"^/api/v1/team/({TEAM_ID})/orders/open$")
 _JSON = (b"content-type", b"application/json")
 
 

@@ -6,7 +6,8 @@ import re
 import secrets
 import time
 
-TEAM_ID_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,21}$")
+TEAM_ID = r"[A-Za-z0-9_]{1,21}"  # the one rule for a team id
+TEAM_ID_PATTERN = re.compile(f"^{TEAM_ID}$")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ORDER_ID_MAX_LEN = 48
 
