@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from tests.support.waiting import wait_until
 
 from qtc.console import LOG_FORMAT
 from qtc.log_text import escaped
@@ -43,6 +44,8 @@ def test_an_order_id_with_a_newline_and_escape_is_one_access_log_line(
         reply = client.get(f"/api/v1/team/alpha/orders/{FORGED}")
         separator = client.delete("/api/v1/team/alpha/orders/a%E2%80%A8b%C2%85c%E2%80%AEd")
     assert reply.status_code == 404 and separator.status_code == 404
+    # the line is written once the answer has gone out: under load, a moment after it arrives
+    wait_until(lambda: access_log.getvalue().count(" 404 ") >= 2, 5, "both access-log lines")
     text = access_log.getvalue()
     lines = text.splitlines()  # splits at \n, \r, \x1c-\x1e, \x85, U+2028 and U+2029 too
     assert len(lines) == 2, text
