@@ -20,21 +20,20 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CLIENTS = Path(os.environ.get("QTC_CLIENTS_DIR", REPO.parent / "shared" / "clients"))
+# the organisers' scripts, kept unchanged in the repository (QTC_CLIENTS_DIR: another copy)
+CLIENTS = Path(os.environ.get("QTC_CLIENTS_DIR", REPO / "tests" / "clients"))
 QTC = Path(sys.executable).with_name("qtc")
 STRATEGY = Path(__file__).parent / "strategies" / "gtc_orders"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CLIENTS / "list_open_orders.sh").is_file(),
-        reason=f"the original client scripts are not in {CLIENTS} (set QTC_CLIENTS_DIR)",
-    ),
-    pytest.mark.skipif(
-        shutil.which("curl") is None or shutil.which("jq") is None,
-        reason="list_open_orders.sh needs curl and jq (apt-get install -y curl jq)",
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _clients_can_run() -> None:
+    """Never a silent skip: without the scripts or their tools, the test fails and says why."""
+    missing = [tool for tool in ("curl", "jq") if shutil.which(tool) is None]
+    assert not missing, f"list_open_orders.sh needs {missing} (apt-get install -y curl jq)"
+    assert (CLIENTS / "list_open_orders.sh").is_file(), f"client scripts not in {CLIENTS}"
 
 
 def _free_port() -> int:
