@@ -29,7 +29,6 @@ from qtc.domain.errors import (
 )
 from qtc.domain.events import EVENT_STATUS
 from qtc.domain.orders import Order, StreamConnected, TradeUpdate
-from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
 from qtc.domain.signals import OrderIntent
 from qtc.store.base import Store
 from qtc.tracking.applier import Applier
@@ -38,7 +37,8 @@ from qtc.tracking.events import EventHub
 from qtc.tracking.intake import check_affordable, new_order, order_request
 from qtc.tracking.ledger import Ledger
 from qtc.tracking.loading import load_team
-from qtc.tracking.ports import StatusFilter, TeamEvent, TrackerView
+from qtc.tracking.ports import TrackerView
+from qtc.tracking.queries import TrackerQueries
 from qtc.tracking.reconcile import Reconciler, ReconcileResult
 
 __all__ = ["OrderTracker", "ReconcileResult"]
@@ -46,7 +46,7 @@ __all__ = ["OrderTracker", "ReconcileResult"]
 _RETRY_STREAM = timedelta(seconds=1)
 
 
-class OrderTracker:
+class OrderTracker(TrackerQueries):
     """Intake with write-ahead, updates from stream and poll, reconciliation, cancel, cleanup."""
 
     def __init__(
@@ -364,80 +364,6 @@ class OrderTracker:
     def record_error(self, team_id: str, phase: str, message: str, signal: Any = None) -> None:
         """Append a line to the team's errors.jsonl (timestamp, phase, message, signal)."""
         self.applier.record_error(team_id, phase, message, _json_safe(signal))
-
-    # queries (TrackerView)
-
-    def team_ids(self) -> list[str]:
-        """The competing teams."""
-        return list(self.teams)
-
-    def open_orders(self, team_id: str) -> list[Order]:
-        """The team's open orders, oldest first."""
-        return self.book.open_orders(team_id)
-
-    def get_order(self, team_id: str, order_id: str) -> Order | None:
-        """One of the team's orders (open or in history) by order_id or broker_order_id."""
-        order = self.book.find(order_id)
-        return order if order is not None and order.team_id == team_id else None
-
-    def list_orders(
-        self, team_id: str, status: StatusFilter, limit: int, after: str | None = None
-    ) -> list[Order]:
-        """The team's orders, newest first, at most `limit`, strictly older than order `after`."""
-        out: list[Order] = []
-        if limit <= 0:
-            return out
-        started = after is None
-        for order in self.book.team_orders_newest_first(team_id):
-            if not started:
-                started = after in (order.order_id, order.broker_order_id)
-                continue
-            if status == "open" and not order.is_open:
-                continue
-            if status == "closed" and order.is_open:
-                continue
-            out.append(order)
-            if len(out) >= limit:
-                break
-        return out
-
-    def portfolio(self, team_id: str) -> Portfolio:
-        """The team's live portfolio (a fold over its ledger); read it, never mutate it."""
-        return self.ledger.portfolios[team_id]
-
-    def reserved_cash(self, team_id: str, prices: Mapping[str, Decimal]) -> Decimal:
-        """Cash held back by the team's open buys at `prices`."""
-        return reservations(self.book.open_orders(team_id), prices, self.market_margin).cash
-
-    def free_cash(self, team_id: str) -> Decimal:
-        """Cash minus what open buys reserve, at the last prices set."""
-        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
-        return free_cash(self.ledger.portfolios[team_id], reserved)
-
-    def free_shares(self, team_id: str, symbol: str) -> Decimal:
-        """Shares held minus what open sells reserve."""
-        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
-        return free_shares(self.ledger.portfolios[team_id], reserved, symbol)
-
-    def trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
-        """The team's ledger lines, newest first."""
-        return self.store.recent_trades(team_id, limit)
-
-    def errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
-        """The team's errors.jsonl lines, newest first."""
-        return self.store.recent_errors(team_id, limit)
-
-    def subscribe(self, team_id: str) -> asyncio.Queue[TeamEvent]:
-        """A queue receiving the team's events from now on (bounded; slow readers drop oldest)."""
-        return self.hub.subscribe(team_id)
-
-    def unsubscribe(self, team_id: str, queue: asyncio.Queue[TeamEvent]) -> None:
-        """Stop delivering events to `queue`."""
-        self.hub.unsubscribe(team_id, queue)
-
-    def unattributed_orders(self) -> frozenset[str]:
-        """Broker ids of orders seen at the broker that no team placed (never booked)."""
-        return self.applier.unattributed
 
 
 def _json_safe(value: Any) -> Any:

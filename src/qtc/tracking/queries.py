@@ -1,0 +1,106 @@
+"""The read side of the tracker (the API's `TrackerView`): orders, portfolios, files, events.
+
+Nothing here changes an order or writes a file; `OrderTracker` inherits these queries over the
+state it keeps (its order index, ledger, store and event hub).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from qtc.domain.orders import Order
+from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
+from qtc.store.base import Store
+from qtc.tracking.applier import Applier
+from qtc.tracking.book import OrderIndex
+from qtc.tracking.events import EventHub
+from qtc.tracking.ledger import Ledger
+from qtc.tracking.ports import StatusFilter, TeamEvent
+
+
+class TrackerQueries:
+    """Queries over the tracker's state; the attributes are the tracker's own."""
+
+    teams: Mapping[str, Decimal]
+    book: OrderIndex
+    ledger: Ledger
+    store: Store
+    hub: EventHub
+    applier: Applier
+    market_margin: Decimal
+    _prices: dict[str, Decimal]
+
+    def team_ids(self) -> list[str]:
+        """The competing teams."""
+        return list(self.teams)
+
+    def open_orders(self, team_id: str) -> list[Order]:
+        """The team's open orders, oldest first."""
+        return self.book.open_orders(team_id)
+
+    def get_order(self, team_id: str, order_id: str) -> Order | None:
+        """One of the team's orders (open or in history) by order_id or broker_order_id."""
+        order = self.book.find(order_id)
+        return order if order is not None and order.team_id == team_id else None
+
+    def list_orders(
+        self, team_id: str, status: StatusFilter, limit: int, after: str | None = None
+    ) -> list[Order]:
+        """The team's orders, newest first, at most `limit`, strictly older than order `after`."""
+        out: list[Order] = []
+        if limit <= 0:
+            return out
+        started = after is None
+        for order in self.book.team_orders_newest_first(team_id):
+            if not started:
+                started = after in (order.order_id, order.broker_order_id)
+                continue
+            if status == "open" and not order.is_open:
+                continue
+            if status == "closed" and order.is_open:
+                continue
+            out.append(order)
+            if len(out) >= limit:
+                break
+        return out
+
+    def portfolio(self, team_id: str) -> Portfolio:
+        """The team's live portfolio (a fold over its ledger); read it, never mutate it."""
+        return self.ledger.portfolios[team_id]
+
+    def reserved_cash(self, team_id: str, prices: Mapping[str, Decimal]) -> Decimal:
+        """Cash held back by the team's open buys at `prices`."""
+        return reservations(self.book.open_orders(team_id), prices, self.market_margin).cash
+
+    def free_cash(self, team_id: str) -> Decimal:
+        """Cash minus what open buys reserve, at the last prices set."""
+        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
+        return free_cash(self.ledger.portfolios[team_id], reserved)
+
+    def free_shares(self, team_id: str, symbol: str) -> Decimal:
+        """Shares held minus what open sells reserve."""
+        reserved = reservations(self.book.open_orders(team_id), self._prices, self.market_margin)
+        return free_shares(self.ledger.portfolios[team_id], reserved, symbol)
+
+    def trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
+        """The team's ledger lines, newest first."""
+        return self.store.recent_trades(team_id, limit)
+
+    def errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
+        """The team's errors.jsonl lines, newest first."""
+        return self.store.recent_errors(team_id, limit)
+
+    def subscribe(self, team_id: str) -> asyncio.Queue[TeamEvent]:
+        """A queue receiving the team's events from now on (bounded; slow readers drop oldest)."""
+        return self.hub.subscribe(team_id)
+
+    def unsubscribe(self, team_id: str, queue: asyncio.Queue[TeamEvent]) -> None:
+        """Stop delivering events to `queue`."""
+        self.hub.unsubscribe(team_id, queue)
+
+    def unattributed_orders(self) -> frozenset[str]:
+        """Broker ids of orders seen at the broker that no team placed (never booked)."""
+        return self.applier.unattributed
