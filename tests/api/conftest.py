@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from tests.support.wrapping import Wrapped
 
 from qtc.api.app import create_app
 from qtc.api.keys import KeyStore
@@ -228,23 +229,20 @@ def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from run_stack(data_dir, rate_limit_per_minute=1_000_000, sse_heartbeat_seconds=0.2)
 
 
-class CountingTracker:
+class CountingTracker(Wrapped):
     """The real tracker, with a count of live event subscriptions."""
 
     def __init__(self, tracker: OrderTracker) -> None:
-        self._tracker = tracker
+        super().__init__(tracker)
         self.subscribers = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tracker, name)
 
     def subscribe(self, team_id: str) -> Any:
         self.subscribers += 1
-        return self._tracker.subscribe(team_id)
+        return self.inner.subscribe(team_id)
 
     def unsubscribe(self, team_id: str, queue: Any) -> None:
         self.subscribers -= 1
-        self._tracker.unsubscribe(team_id, queue)
+        self.inner.unsubscribe(team_id, queue)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.support.wrapping import Wrapped
 
 from qtc.domain.enums import OrderStatus
 from qtc.domain.errors import BrokerUnavailable, OrderClosed
@@ -21,21 +22,18 @@ def buy(qty: str, price: str, order_type: str = "limit") -> OrderIntent:
     return intent(qty=qty, price=price, order_type=order_type, tif="gtc")
 
 
-class FlakyBroker:
+class FlakyBroker(Wrapped):
     """The simulated broker whose submit answers are lost (after or before the exchange)."""
 
     def __init__(self, inner: Any, reaches_exchange: bool) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.reaches_exchange = reaches_exchange
         self.submits: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
     async def submit(self, request: OrderRequest) -> BrokerOrder:
         self.submits.append(request.client_order_id)
         if self.reaches_exchange:
-            await self._inner.submit(request)
+            await self.inner.submit(request)
         raise BrokerUnavailable("read timeout")
 
 

@@ -6,6 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from tests.support.wrapping import Wrapped
+
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.orders import BrokerOrder, OrderRequest
 from qtc.domain.signals import OrderIntent
@@ -14,11 +16,11 @@ from qtc.tracking.reconcile import list_open_orders
 D = Decimal
 
 
-class Counting:
+class Counting(Wrapped):
     """The simulated broker, counting the requests the tracker makes."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.calls: list[str] = []
 
     def __getattr__(self, name: str) -> Any:

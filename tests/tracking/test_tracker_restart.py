@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.support.wrapping import Wrapped
 
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotFound
@@ -27,17 +28,6 @@ def limit(qty: str, price: str = "99.5", tif: str = "gtc") -> OrderIntent:
 
 class Crash(BaseException):
     """The process dies here (nothing after this line runs)."""
-
-
-class WrappedBroker:
-    """The simulated broker with a few calls replaced by the test."""
-
-    def __init__(self, inner: Any, **overrides: Any) -> None:
-        self._inner = inner
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def exchange_totals(kit: Any) -> dict[str, Decimal]:
@@ -107,7 +97,7 @@ async def test_write_ahead_heals_a_crash_around_the_submit(kit: Any) -> None:
             await kit.broker.submit(request)  # the exchange has it; the answer is lost
         raise Crash()
 
-    dying = kit.new_tracker(broker=WrappedBroker(kit.broker, submit=dying_submit))
+    dying = kit.new_tracker(broker=Wrapped(kit.broker, submit=dying_submit))
     await dying.load()
     for _ in range(2):
         with pytest.raises(Crash):
@@ -172,7 +162,7 @@ async def test_an_order_the_broker_lost_is_closed_after_three_real_not_found(kit
     async def accept_cancel(broker_order_id: str) -> None:
         return None
 
-    broker = WrappedBroker(kit.broker, submit=ghost_submit, cancel=accept_cancel)
+    broker = Wrapped(kit.broker, submit=ghost_submit, cancel=accept_cancel)
     tracker = kit.new_tracker(broker=broker)
     await tracker.load()
     lost = await tracker.submit("alpha", limit("10"))
@@ -207,7 +197,7 @@ async def test_a_timeout_is_not_a_strike(kit: Any) -> None:
     await kit.pump()
     kit.engine.cancel(order.broker_order_id, kit.clock.now())
     kit.skip()
-    flaky = kit.new_tracker(broker=WrappedBroker(kit.broker, get_order=flaky_get))
+    flaky = kit.new_tracker(broker=Wrapped(kit.broker, get_order=flaky_get))
     await flaky.load()
     for _ in range(3):
         await flaky.reconcile()
