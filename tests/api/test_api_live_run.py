@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 # the organisers' scripts, kept unchanged in the repository (QTC_CLIENTS_DIR: another copy)
@@ -43,16 +43,15 @@ def _free_port() -> int:
 
 
 def _wait(condition: Callable[[], Any], what: str, seconds: float = 60.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    """`wait_until`, with an API that is not answering yet counted as "not yet"."""
+
+    def answered() -> Any:
         try:
-            result = condition()
+            return condition()
         except httpx.HTTPError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+            return None
+
+    return wait_until(answered, seconds, what)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.support.files import jsonl_lines
+from tests.support.processes import Processes
 
 from .conftest import clean_env, wait_until
 
@@ -31,36 +31,12 @@ def _free_port() -> int:
 def test_a_live_restart_skips_the_missed_minutes_and_trades_only_the_present(
     tmp_path: Path,
 ) -> None:
-    started: list[subprocess.Popen[bytes]] = []
-    try:
+    with Processes() as started:
         out = tmp_path / "exchange.out"
-        with out.open("wb") as sink:
-            exchange = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "qtc",
-                    "exchange",
-                    "--port",
-                    "0",
-                    "--clock",
-                    "real",
-                    "--symbols",
-                    "BTC/USD",
-                    "ETH/USD",
-                    "--key",
-                    KEY,
-                    "--secret",
-                    SECRET,
-                    "--buying-power",
-                    "100000000",
-                ],
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=clean_env(),
-            )
-        started.append(exchange)
+        command = [sys.executable, "-m", "qtc", "exchange", "--port", "0", "--clock", "real"]
+        command += ["--symbols", "BTC/USD", "ETH/USD", "--key", KEY, "--secret", SECRET]
+        command += ["--buying-power", "100000000"]
+        exchange = started.start(command, out, clean_env())
 
         def url() -> str | None:
             assert exchange.poll() is None, out.read_text()
@@ -88,11 +64,7 @@ def test_a_live_restart_skips_the_missed_minutes_and_trades_only_the_present(
         command += ["--symbols", "BTC/USD", "ETH/USD", "--data-dir", str(data)]
         command += ["--teams", f"alpha;{STRATEGY};strategy:Strategy;100000"]
         command += ["--log-file", str(log), "--api-port", str(port), "--duration", "2"]
-        with (tmp_path / "run.out").open("wb") as sink:
-            run = subprocess.Popen(
-                command, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-            )
-        started.append(run)
+        run = started.start(command, tmp_path / "run.out", env)
 
         def skipped_logged() -> bool:
             assert run.poll() is None, (tmp_path / "run.out").read_text()
@@ -134,12 +106,3 @@ def test_a_live_restart_skips_the_missed_minutes_and_trades_only_the_present(
             seen = datetime.fromisoformat(str(extra["reason"]).removeprefix("bar "))
             assert seen >= restart - timedelta(minutes=1), order
         assert len(jsonl_lines(orders)) <= 2
-    finally:
-        for process in reversed(started):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
