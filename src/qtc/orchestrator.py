@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from qtc import views
 from qtc.clock import Clock
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.market import Bar
@@ -19,10 +18,11 @@ from qtc.domain.orders import Order
 from qtc.domain.signals import CancelIntent, Intent, OrderIntent, intent_record, validate_signal
 from qtc.domain.times import MINUTE
 from qtc.market.base import MarketFeed
-from qtc.store.records import order_fields
 from qtc.strategies.results import StrategyResult
 from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
+from qtc.views.leaderboard import leaderboard_view
+from qtc.views.orders import order_view
 
 SETTLE_TIMEOUT_S = 5.0
 log = logging.getLogger("qtc.orchestrator")
@@ -283,7 +283,7 @@ class Orchestrator:
                     for symbol, p in portfolio.positions.items()
                 },
                 "params": dict(spec.params),
-                "open_orders": [order_fields(o) for o in self.tracker.open_orders(team_id)],
+                "open_orders": [order_view(o) for o in self.tracker.open_orders(team_id)],
             }
             views[team_id] = {"team": team, "bars": bars, "current_prices": prices}
         return views
@@ -370,7 +370,7 @@ class Orchestrator:
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """Teams ranked by market value, with return and the orders each has sent."""
-        return views.leaderboard(self.tracker, self.prices, self.totals.orders)
+        return leaderboard_view(self.tracker, self.prices, self.totals.orders)
 
 
 def open_order_count(tracker: OrderTracker, team_ids: Sequence[str]) -> int:

@@ -48,6 +48,7 @@ from qtc.strategies.results import StrategyError
 from qtc.strategies.sandbox import StrategyPool
 from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
+from qtc.views.status import status_view
 
 log = logging.getLogger("qtc.run")
 DEMO_LEAD_MINUTES = 150
@@ -107,26 +108,23 @@ class Components:
 
     def status(self) -> dict[str, Any]:
         """The public /api/v1/status document."""
-        last = self.orchestrator.totals.last_minute
         now = self.clock.now()
         teams = list(self.orchestrator.teams)
         skipped = self.orchestrator.skipped
-        degraded: str | None = getattr(self.tracker, "degraded", None)
-        return {
-            "running": not self.orchestrator.stopping,
-            "market_open": self.calendar.is_open("SPY", now.replace(second=0, microsecond=0)),
-            "last_minute_processed": last.isoformat() if last else None,
-            "now": now.isoformat(),
-            "broker": self.broker_name,
-            "teams": len(teams),
-            "open_orders": sum(len(self.tracker.open_orders(t)) for t in teams),
-            "skipped_minutes": skipped.count,
-            "skipped_first": skipped.first.isoformat() if skipped.first else None,
-            "skipped_last": skipped.last.isoformat() if skipped.last else None,
-            "degraded": degraded is not None,
-            "degraded_reason": degraded,
-            "isolation": self.strategies.isolation,
-        }
+        return status_view(
+            running=not self.orchestrator.stopping,
+            market_open=self.calendar.is_open("SPY", now.replace(second=0, microsecond=0)),
+            last_minute=self.orchestrator.totals.last_minute,
+            now=now,
+            broker=self.broker_name,
+            teams=len(teams),
+            open_orders=sum(len(self.tracker.open_orders(t)) for t in teams),
+            skipped_count=skipped.count,
+            skipped_first=skipped.first,
+            skipped_last=skipped.last,
+            degraded=self.tracker.degraded,
+            isolation=self.strategies.isolation,
+        )
 
     async def close(self) -> None:
         await self.strategies.close()

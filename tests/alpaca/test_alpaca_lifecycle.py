@@ -22,8 +22,8 @@ from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.orders import Order
 from qtc.domain.signals import OrderIntent
 from qtc.store.files import FileStore
-from qtc.store.records import order_fields
 from qtc.tracking.tracker import OrderTracker
+from qtc.views.orders import order_view
 
 from .conftest import KEY, SECRET, LocalExchange
 
@@ -128,7 +128,7 @@ async def test_alpacas_rarer_statuses_are_tracked_and_an_unknown_one_quarantines
     assert sum(Decimal(t["quantity"]) for t in trades) == Decimal(3)
     held = tracker.get_order("beta", unknown.order_id)
     assert held is not None and held.is_open
-    shown = order_fields(held)
+    shown = order_view(held)
     assert shown["broker_status"] == "restated_by_venue"
     errors = jsonl_lines(tmp_path / "team" / "beta" / "errors.jsonl")
     assert len(errors) == 1 and errors[0]["phase"] == "order"
@@ -147,7 +147,7 @@ async def test_alpacas_rarer_statuses_are_tracked_and_an_unknown_one_quarantines
     await again.reconcile()
     held = again.get_order("beta", unknown.order_id)
     assert held is not None and held.broker_status is None and held.status is OrderStatus.NEW
-    assert "broker_status" not in order_fields(held)
+    assert "broker_status" not in order_view(held)
 
 
 async def test_a_cancel_the_venue_rejects_returns_the_order_to_work_and_fills_still_land(

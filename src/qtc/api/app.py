@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from qtc import views
 from qtc.api.access import AccessLogMiddleware
 from qtc.api.errors import install_error_handlers
 from qtc.api.fast_path import OpenOrdersFastPath
@@ -19,6 +18,7 @@ from qtc.api.routes import account, orders, public
 from qtc.api.schemas import DECIMAL_NOTE, TIME_NOTE, ErrorOut
 from qtc.api.state import ApiState
 from qtc.tracking.ports import TrackerView
+from qtc.views.leaderboard import leaderboard_view
 
 DESCRIPTION = f"""
 Each team manages its orders while the competition runs. Team routes need the team's key, as
@@ -70,7 +70,7 @@ def create_app(
         keys=keys,
         limiter=RateLimiter(rate_limit_per_minute),
         status=status or (lambda: default_status(tracker)),
-        leaderboard=leaderboard or (lambda: views.leaderboard(tracker, price_source())),
+        leaderboard=leaderboard or (lambda: leaderboard_view(tracker, price_source())),
         prices=price_source,
         open_orders=OpenOrdersCache(),
         sse_heartbeat_seconds=sse_heartbeat_seconds,

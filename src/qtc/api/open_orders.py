@@ -6,8 +6,8 @@ import json
 import threading
 from collections.abc import Hashable, Sequence
 
-from qtc.api.schemas import order_view
 from qtc.domain.orders import Order
+from qtc.views.orders import order_view
 
 
 def _fingerprint(orders: Sequence[Order]) -> tuple[Hashable, ...]:

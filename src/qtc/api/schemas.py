@@ -14,14 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qtc.domain.decimals import dec_str
 from qtc.domain.times import iso
-from qtc.store.records import order_fields
 
 DECIMAL_NOTE = "Decimal as a JSON string in plain notation (exact; never a float)."
 TIME_NOTE = "ISO-8601 time in UTC with an explicit +00:00 offset."
-
-
-# one rendering of an order and of a time for files, API and live events
-order_view = order_fields
 
 
 def plain(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""How orders and ledger lines look on disk (and in API payloads): JSON with decimal strings."""
+"""How orders and ledger lines look on disk: JSON with decimal strings (an order as teams see
+it, `views.orders`, plus what only the tracker needs)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.fills import Fill
 from qtc.domain.orders import Order
 from qtc.domain.times import iso, parse_time
+from qtc.views.orders import order_view
 
 
 def _opt_dec(raw: Any) -> Decimal | None:
@@ -102,33 +104,9 @@ class TradeRecord:
         )
 
 
-def order_fields(order: Order) -> dict[str, Any]:
-    """An order as teams see it (API, live events, strategies); decimals as strings."""
-    return {
-        "order_id": order.order_id,
-        "team_id": order.team_id,
-        "symbol": order.symbol,
-        "side": order.side.value,
-        "quantity": dec_str(order.quantity),
-        "order_type": order.order_type.value,
-        "limit_price": dec_str(order.limit_price),
-        "status": order.status.value,
-        "filled_qty": dec_str(order.filled_qty),
-        "filled_avg_price": dec_str(order.filled_avg_price),
-        "time_in_force": order.time_in_force.value,
-        "created_at": iso(order.created_at),
-        "updated_at": iso(order.updated_at),
-        "requested_price": dec_str(order.requested_price),
-        "broker_order_id": order.broker_order_id,
-        "reason": order.reason,
-        "extra": order.extra,
-        **({"broker_status": order.broker_status} if order.broker_status is not None else {}),
-    }
-
-
 def order_to_dict(order: Order) -> dict[str, Any]:
     """An order as the files keep it: what teams see plus the tracker's lookup count."""
-    return {**order_fields(order), "not_found_count": order.not_found_count}
+    return {**order_view(order), "not_found_count": order.not_found_count}
 
 
 def order_from_dict(data: dict[str, Any]) -> Order:

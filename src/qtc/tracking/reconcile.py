@@ -17,6 +17,7 @@ from qtc.domain.orders import BrokerOrder, Order, UnreadableOrder
 from qtc.tracking.applier import Applier, Outcome
 from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import lost_verdict
+from qtc.tracking.recorder import Recorder
 
 Listed = BrokerOrder | UnreadableOrder
 
@@ -105,6 +106,7 @@ class Reconciler:
         self,
         broker: Broker,
         applier: Applier,
+        recorder: Recorder,
         book: OrderIndex,
         held: Callable[[str], HeldFills],
         teams: Collection[str],
@@ -114,6 +116,7 @@ class Reconciler:
         self.broker = broker
         self.page_size = page_size
         self.applier = applier
+        self.recorder = recorder
         self.book = book
         self.held = held
         self.teams = teams
@@ -161,8 +164,8 @@ class Reconciler:
             if order.order_id in seen or order.order_id in in_flight or not order.is_open:
                 continue
             await self._fetch_missing(order, result)
-        self.applier.retry_unclosed()
-        self.applier.flush()
+        self.recorder.retry_unclosed()
+        self.recorder.flush()
         self.log.info(
             "Reconciliation complete: %d orders updated, %d filled", result.updated, result.filled
         )
@@ -195,7 +198,7 @@ class Reconciler:
                 team_id,
                 item.reason,
             )
-            self.applier.record_error(
+            self.recorder.record_error(
                 team_id,
                 "order",
                 f"order {item.client_order_id} quarantined: the broker reports status "

@@ -37,9 +37,11 @@ from qtc.tracking.events import EventHub
 from qtc.tracking.intake import check_affordable, new_order, order_request
 from qtc.tracking.ledger import Ledger
 from qtc.tracking.loading import load_team
+from qtc.tracking.notify import LiveEvents, OrderLog, SnapshotAfterFill
 from qtc.tracking.ports import TrackerView
 from qtc.tracking.queries import TrackerQueries
 from qtc.tracking.reconcile import Reconciler, ReconcileResult
+from qtc.tracking.recorder import Recorder
 
 __all__ = ["OrderTracker", "ReconcileResult"]
 
@@ -81,19 +83,27 @@ class OrderTracker(TrackerQueries):
         self.ledger = Ledger(store, self.teams, self.log)
         self.hub = EventHub()
         self._prices: dict[str, Decimal] = {}
-        self.applier = Applier(
+        self.recorder = Recorder(
             book=self.book,
             ledger=self.ledger,
             store=store,
-            hub=self.hub,
-            teams=self.teams,
             now=clock.now,
-            prices=self._prices,
             log=self.log,
             flush_delay=flush_delay,
         )
+        self.recorder.listen(OrderLog(self.log))
+        self.recorder.listen(LiveEvents(self.hub))
+        self.recorder.listen(SnapshotAfterFill(self.recorder, lambda: self._prices))
+        self.applier = Applier(
+            book=self.book,
+            ledger=self.ledger,
+            recorder=self.recorder,
+            teams=self.teams,
+            now=clock.now,
+            log=self.log,
+        )
         self.reconciler = Reconciler(
-            broker, self.applier, self.book, self.ledger.held, self.teams, self.log
+            broker, self.applier, self.recorder, self.book, self.ledger.held, self.teams, self.log
         )
         self._in_flight: set[str] = set()
         self._cancels: dict[str, asyncio.Task[Order]] = {}  # one broker cancel per order
@@ -112,7 +122,7 @@ class OrderTracker(TrackerQueries):
             fills += loaded.fills
             opened += loaded.open_orders
             if loaded.stale_open_file:
-                self.applier.mark_dirty(team_id)
+                self.recorder.mark_dirty(team_id)
         unknown = sorted(set(self.store.team_ids()) - set(self.teams))
         if unknown:
             self.log.warning("Ignoring stored data of teams not in this run: %s", unknown)
@@ -166,7 +176,7 @@ class OrderTracker(TrackerQueries):
 
     def flush(self) -> None:
         """Write the open orders of every team changed since the last flush (one rewrite each)."""
-        self.applier.flush()
+        self.recorder.flush()
 
     async def close(self) -> None:
         """Stop background reconciles started by the stream and flush."""
@@ -214,7 +224,7 @@ class OrderTracker(TrackerQueries):
         self._in_flight.add(order.order_id)
         try:
             try:
-                self.applier.write_ahead(order)
+                self.recorder.write_ahead(order)
             except OSError as e:
                 self.book.drop(order)
                 raise OrderNotRecorded(
@@ -229,7 +239,7 @@ class OrderTracker(TrackerQueries):
             await self._send(order)
         finally:
             self._in_flight.discard(order.order_id)
-        self.applier.mark_dirty(team_id)
+        self.recorder.mark_dirty(team_id)
         return order
 
     async def _send(self, order: Order) -> None:
@@ -350,7 +360,7 @@ class OrderTracker(TrackerQueries):
     def degraded(self) -> str | None:
         """Why the run is degraded (durable writes failing; changes wait unacknowledged and
         are retried), None when healthy."""
-        return self.applier.degraded
+        return self.recorder.degraded
 
     def set_prices(self, prices: Mapping[str, Decimal]) -> None:
         """The latest price of each symbol (used for market-order reservations and values)."""
@@ -359,11 +369,11 @@ class OrderTracker(TrackerQueries):
     def write_snapshots(self) -> None:
         """Append a portfolio snapshot for every team (the orchestrator calls it each minute)."""
         for team_id in self.teams:
-            self.applier.write_snapshot(team_id)
+            self.recorder.write_snapshot(team_id, self._prices)
 
     def record_error(self, team_id: str, phase: str, message: str, signal: Any = None) -> None:
         """Append a line to the team's errors.jsonl (timestamp, phase, message, signal)."""
-        self.applier.record_error(team_id, phase, message, _json_safe(signal))
+        self.recorder.record_error(team_id, phase, message, _json_safe(signal))
 
 
 def _json_safe(value: Any) -> Any:

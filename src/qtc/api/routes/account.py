@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse
 from qtc.api.auth import CurrentTeam
 from qtc.api.schemas import ErrorsOut, PortfolioOut, TradesOut, plain
 from qtc.api.state import ApiState
-from qtc.domain.decimals import dec_str
 from qtc.domain.portfolio import Portfolio
-from qtc.views import return_pct
+from qtc.views.portfolio import portfolio_view
 
 router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["account"])
 
@@ -44,35 +43,7 @@ async def portfolio(request: Request, team_id: CurrentTeam) -> JSONResponse:
     book = _portfolio(state, team_id)
     prices = state.prices()
     reserved = state.tracker.reserved_cash(team_id, prices)
-    positions = []
-    for symbol, pos in sorted(book.positions.items()):
-        price = prices.get(symbol, pos.avg_cost)
-        positions.append(
-            {
-                "symbol": symbol,
-                "quantity": dec_str(pos.quantity),
-                "avg_cost": dec_str(pos.avg_cost),
-                "price": dec_str(price),
-                "market_value": dec_str(pos.quantity * price),
-                "unrealized_pnl": dec_str((price - pos.avg_cost) * pos.quantity),
-            }
-        )
-    market_value = book.market_value(prices)
-    return JSONResponse(
-        {
-            "team_id": team_id,
-            "initial_cash": dec_str(book.initial_cash),
-            "cash": dec_str(book.cash),
-            "reserved_cash": dec_str(reserved),
-            "free_cash": dec_str(book.cash - reserved),
-            "positions": positions,
-            "positions_value": dec_str(book.positions_value(prices)),
-            "market_value": dec_str(market_value),
-            "realized_pnl": dec_str(book.realized_pnl),
-            "unrealized_pnl": dec_str(book.unrealized_pnl(prices)),
-            "return_pct": dec_str(return_pct(market_value, book.initial_cash)),
-        }
-    )
+    return JSONResponse(portfolio_view(team_id, book, prices, reserved))
 
 
 @router.get("/errors", response_model=ErrorsOut, summary="The team's errors, newest first")

@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from qtc.api.auth import CurrentTeam
-from qtc.api.schemas import CancelOut, ErrorOut, OpenOrdersOut, OrderOut, OrdersPageOut, order_view
+from qtc.api.schemas import CancelOut, ErrorOut, OpenOrdersOut, OrderOut, OrdersPageOut
 from qtc.api.sse import team_events
 from qtc.api.state import ApiState
 from qtc.domain.errors import OrderClosed, UnknownOrder
+from qtc.views.orders import order_view
 
 router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["orders"])
 

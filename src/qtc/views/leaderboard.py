@@ -1,4 +1,4 @@
-"""Read models shared by the API, the console and the summary: one shape for each thing shown."""
+"""The leaderboard: teams ranked by market value, for the API, the console and the summary."""
 
 from __future__ import annotations
 
@@ -6,21 +6,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from qtc.domain.decimals import ZERO
 from qtc.tracking.ports import TrackerView
+from qtc.views.portfolio import return_pct
 
 _CENTS = Decimal("0.01")
-_PCT = Decimal("0.0001")
 
 
-def return_pct(market_value: Decimal, initial_cash: Decimal) -> Decimal:
-    """Return on the initial capital, in percent, to four decimals."""
-    if initial_cash <= 0:
-        return ZERO
-    return ((market_value / initial_cash - 1) * 100).quantize(_PCT)
-
-
-def leaderboard(
+def leaderboard_view(
     tracker: TrackerView,
     prices: Mapping[str, Decimal],
     orders_sent: Mapping[str, int] | None = None,

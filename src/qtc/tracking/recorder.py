@@ -1,0 +1,217 @@
+"""Making a Change durable, then applying it, then telling the listeners.
+
+The order of every step is the durability rule: the fill's ledger line first, then the order's
+fields (`change.apply_change`, the one place they are set), then the closed order's history line
+and its open-orders file; only once all that holds are the listeners told (log lines, live
+events, the portfolio snapshot after a fill). A write that fails acknowledges nothing: the order
+stays as it was, the run is flagged degraded, and the next report retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from qtc.domain.enums import OrderStatus
+from qtc.domain.fills import Fill
+from qtc.domain.orders import Order
+from qtc.domain.times import iso
+from qtc.store.base import Store
+from qtc.tracking.book import OrderIndex
+from qtc.tracking.change import Change, apply_change
+from qtc.tracking.ledger import Ledger
+from qtc.views.portfolio import snapshot_record
+
+
+class ChangeListener(Protocol):
+    """Told about each change once it is durable."""
+
+    def fill_booked(self, order: Order, fill: Fill, record: Mapping[str, Any]) -> None:
+        """A fill's ledger line is on disk (`record` is that line)."""
+
+    def order_changed(self, order: Order, filled: bool) -> None:
+        """The order changed in a way teams see (`filled`: it has just become filled)."""
+
+
+class Recorder:
+    """The tracker's one writer of order state: ledger, history, open-orders files, errors and
+    snapshots, each through the store, each failure reported as the run's degraded state."""
+
+    def __init__(
+        self,
+        *,
+        book: OrderIndex,
+        ledger: Ledger,
+        store: Store,
+        now: Callable[[], datetime],
+        log: logging.Logger,
+        flush_delay: float = 0.0,
+        listeners: Iterable[ChangeListener] = (),
+    ) -> None:
+        self.book = book
+        self.ledger = ledger
+        self.store = store
+        self.now = now
+        self.log = log
+        self.flush_delay = flush_delay
+        self.listeners = list(listeners)
+        self._dirty: set[str] = set()
+        self._flush_handle: asyncio.Handle | None = None
+        self._unclosed: set[str] = set()  # closed orders whose history line failed
+        self._failures: dict[str, str] = {}  # kind of durable write -> why it fails
+
+    def listen(self, listener: ChangeListener) -> None:
+        """Tell `listener` about every durable change from now on."""
+        self.listeners.append(listener)
+
+    def record(self, order: Order, change: Change) -> bool:
+        """Make `change` durable, apply it, then tell the listeners; False when a write failed
+        (nothing was acknowledged and the order is exactly as it was)."""
+        if order.order_id in self._unclosed:
+            self._close(order)
+        if change.empty:
+            return True
+        was_open = order.is_open
+        record: Mapping[str, Any] | None = None
+        if change.fill is not None:
+            broker_id = change.broker_order_id or order.broker_order_id
+            try:
+                record = self.ledger.book(order.team_id, order, change.fill, broker_id).to_json()
+            except OSError as e:
+                self._failed("ledger", f"cannot append to {order.team_id}'s trades.jsonl: {e}")
+                return False
+            self._recovered("ledger")
+        apply_change(order, change)
+        if change.broker_order_id is not None:
+            self.book.index_broker_id(order)
+        if change.visible and not order.is_open:
+            # a late fill on a closed order writes an updated history line (the last one wins)
+            self._close(order)
+            if order.status is OrderStatus.REJECTED and was_open:
+                self.record_error(
+                    order.team_id, "order", f"order {order.order_id} rejected: {order.reason}"
+                )
+        if was_open:
+            self.mark_dirty(order.team_id)
+        if change.fill is not None and record is not None:
+            for listener in self.listeners:
+                listener.fill_booked(order, change.fill, record)
+        if change.visible:
+            filled = change.status is OrderStatus.FILLED
+            for listener in self.listeners:
+                listener.order_changed(order, filled)
+        return True
+
+    # the open-orders file, batched
+
+    def mark_dirty(self, team_id: str) -> None:
+        """The team's open orders changed: rewrite its file once the current burst is over."""
+        self._dirty.add(team_id)
+        if self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the caller flushes
+        # everything applied before the timer fires shares one rewrite per team
+        self._flush_handle = loop.call_later(self.flush_delay, self.flush)
+
+    def flush(self) -> None:
+        """Rewrite pending_orders.jsonl of every team changed since the last flush."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        dirty, self._dirty = self._dirty, set()
+        for team_id in sorted(dirty):
+            try:
+                self.store.save_open_orders(
+                    team_id, self.book.open_orders(team_id), new_order=False
+                )
+            except OSError as e:
+                self._dirty.add(team_id)  # rewritten at the next flush
+                self._failed("pending", f"cannot rewrite {team_id}'s pending_orders.jsonl: {e}")
+                continue
+            self._recovered("pending")
+
+    def write_ahead(self, order: Order) -> None:
+        """Persist a new order's open set now, before the broker hears of it (OSError: it was
+        not recorded, and must not be sent)."""
+        try:
+            self.store.save_open_orders(order.team_id, self.book.open_orders(order.team_id))
+        except OSError as e:
+            self._failed("pending", f"cannot rewrite {order.team_id}'s pending_orders.jsonl: {e}")
+            raise
+        self._recovered("pending")
+        self._dirty.discard(order.team_id)
+
+    # history
+
+    def _close(self, order: Order) -> None:
+        """Write the closed order's history line, then take it out of the open set; if the line
+        cannot be written the order stays in the open set (and on disk) and is retried."""
+        try:
+            self.store.append_order_history(order)
+        except OSError as e:
+            self._unclosed.add(order.order_id)
+            self._failed("history", f"cannot append to {order.team_id}'s orders.jsonl: {e}")
+            return
+        self._recovered("history")
+        self._unclosed.discard(order.order_id)
+        self.book.close(order)
+        self.mark_dirty(order.team_id)
+
+    def retry_unclosed(self) -> None:
+        """Try again to close the orders whose history line could not be written."""
+        for order_id in sorted(self._unclosed):
+            order = self.book.find(order_id)
+            if order is None:
+                self._unclosed.discard(order_id)
+            else:
+                self._close(order)
+
+    # snapshots and errors
+
+    def write_snapshot(self, team_id: str, prices: Mapping[str, Decimal]) -> None:
+        """Append the team's portfolio snapshot at `prices` (after each fill and each minute)."""
+        at = self.now()
+        record = snapshot_record(team_id, self.ledger.portfolios[team_id], prices, at)
+        try:
+            self.store.append_snapshot(team_id, at, record)
+        except OSError as e:
+            self._failed("snapshots", f"cannot append {team_id}'s portfolio snapshot: {e}")
+            return
+        self._recovered("snapshots")
+
+    def record_error(self, team_id: str, phase: str, message: str, signal: Any = None) -> None:
+        """Append one line to the team's errors.jsonl."""
+        record = {"timestamp": iso(self.now()), "phase": phase, "message": message}
+        record["signal"] = signal
+        try:
+            self.store.append_error(team_id, record)
+        except OSError as e:
+            self._failed("errors", f"cannot append to {team_id}'s errors.jsonl: {e}")
+            self.log.error("Error of team %s not written: %s: %s", team_id, phase, message)
+            return
+        self._recovered("errors")
+
+    # health
+
+    @property
+    def degraded(self) -> str | None:
+        """Why the run is degraded (durable writes failing), None when healthy."""
+        if not self._failures:
+            return None
+        return "; ".join(f"{kind}: {why}" for kind, why in sorted(self._failures.items()))
+
+    def _failed(self, kind: str, why: str) -> None:
+        if kind not in self._failures:
+            self.log.error("DEGRADED: %s; the change is not acknowledged and will be retried", why)
+        self._failures[kind] = why
+
+    def _recovered(self, kind: str) -> None:
+        if self._failures.pop(kind, None) is not None:
+            self.log.warning("Recovered: %s writes succeed again", kind)

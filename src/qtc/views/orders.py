@@ -1,0 +1,33 @@
+"""An order as teams see it: API, live events, strategies and the files alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtc.domain.decimals import dec_str
+from qtc.domain.orders import Order
+from qtc.domain.times import iso
+
+
+def order_view(order: Order) -> dict[str, Any]:
+    """The order's fields, decimals as exact strings and times as UTC ISO-8601."""
+    return {
+        "order_id": order.order_id,
+        "team_id": order.team_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "quantity": dec_str(order.quantity),
+        "order_type": order.order_type.value,
+        "limit_price": dec_str(order.limit_price),
+        "status": order.status.value,
+        "filled_qty": dec_str(order.filled_qty),
+        "filled_avg_price": dec_str(order.filled_avg_price),
+        "time_in_force": order.time_in_force.value,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+        "requested_price": dec_str(order.requested_price),
+        "broker_order_id": order.broker_order_id,
+        "reason": order.reason,
+        "extra": order.extra,
+        **({"broker_status": order.broker_status} if order.broker_status is not None else {}),
+    }
