@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from qtc.service_notify import ServiceNotifier
 from tests.run.conftest import MIDDAY, clean_env, run_args
 from tests.support.processes import Processes
+
+from qtc.service_notify import ServiceNotifier
 
 
 @pytest.fixture
