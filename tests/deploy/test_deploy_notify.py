@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, Path]]:
     path = tmp_path / "notify.sock"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(path))
-        sock.settimeout(0.5)
+        sock.settimeout(1.0)
         yield sock, path
 
 
@@ -97,3 +98,27 @@ def test_a_vanished_manager_is_one_warning_not_a_crash(
     notifier.stopping()
     warnings = [r for r in caplog.records if "Cannot notify the service manager" in r.message]
     assert len(warnings) == 1
+
+
+async def test_a_hung_event_loop_stops_the_pings(
+    notify_socket: tuple[socket.socket, Path],
+) -> None:
+    sock, path = notify_socket
+    notifier = ServiceNotifier(str(path), watchdog_seconds=0.6)  # a ping every 0.3 s
+    loop = asyncio.get_running_loop()
+
+    async def next_datagram() -> bytes:
+        sock.setblocking(False)
+        return await asyncio.wait_for(loop.sock_recv(sock, 64), 5)
+
+    watchdog = asyncio.create_task(notifier.run_watchdog())
+    try:
+        assert await next_datagram() == b"WATCHDOG=1"
+        # this coroutine now holds the loop without awaiting, as a hung minute would: for
+        # three ping intervals nothing arrives
+        sock.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            sock.recv(64)
+        assert await next_datagram() == b"WATCHDOG=1"  # the loop runs again: so do the pings
+    finally:
+        watchdog.cancel()
