@@ -19,6 +19,7 @@ from rich.console import Console
 from qtc.console import StatusLine, make_console, print_summary, setup_logging, startup_error
 from qtc.domain.times import MINUTE
 from qtc.orchestrator import MinuteReport, Orchestrator
+from qtc.service_notify import notifier_for_this_process
 from qtc.settings import Settings
 from qtc.strategies.teams import TeamSpec, load_registry, parse_team_arg
 from qtc.wiring import (
@@ -193,6 +194,8 @@ async def _run(
     demo: bool,
     console: Console,
 ) -> int:
+    notifier = notifier_for_this_process()
+    notifier.status("starting: loading the ledgers and reconciling with the broker")
     try:
         parts = await build_components(
             settings,
@@ -222,12 +225,23 @@ async def _run(
         console.print(f"API key for team [bold]{team_id}[/bold]: {key}")
 
     status = StatusLine(console, api_url)
+    # the watchdog pings from this event loop, so a hung loop stops them
+    watchdog = asyncio.create_task(notifier.run_watchdog(), name="watchdog")
+    notifier.ready(f"running {len(specs)} teams from {parts.first_minute:%Y-%m-%d %H:%M} UTC")
 
     def on_minute(report: MinuteReport) -> None:
-        status.update(parts.status_fields(report.minute))
+        fields = parts.status_fields(report.minute)
+        status.update(fields)
+        notifier.status(
+            f"last minute {fields['time']}: {fields['orders']} orders, {fields['fills']} fills, "
+            f"{fields['open']} open, leader {fields['leader']}"
+        )
 
     with status:
-        exit_code = await run_session(parts, on_minute=on_minute)
+        exit_code = await run_session(parts, on_minute=on_minute, on_stopping=notifier.stopping)
+    watchdog.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watchdog
     print_summary(console, orchestrator.leaderboard())
     if stop_requested():
         log.info("Stopped by signal; open orders stay tracked on disk for the next start")
@@ -235,10 +249,12 @@ async def _run(
 
 
 async def run_session(
-    parts: Components, on_minute: Callable[[MinuteReport], None] | None = None
+    parts: Components,
+    on_minute: Callable[[MinuteReport], None] | None = None,
+    on_stopping: Callable[[], None] | None = None,
 ) -> int:
     """Run the background loops and the minutes until the duration ends or `stop()`;
-    then shut down cleanly. Returns the exit code."""
+    then shut down cleanly (`on_stopping` is told first). Returns the exit code."""
     settings = parts.settings
     orchestrator = parts.orchestrator
     background: list[asyncio.Task[Any]] = [
@@ -258,6 +274,8 @@ async def run_session(
         log.exception("The run stopped on an unexpected error")
         exit_code = 1
     finally:
+        if on_stopping is not None:
+            on_stopping()
         await _shutdown(parts, background)
     return exit_code
 
