@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -18,6 +16,7 @@ from qtc.exchange.server.state import (
     CODE_UNPROCESSABLE,
     AlpacaError,
     ExchangeState,
+    read_json_object,
 )
 
 
@@ -36,7 +35,7 @@ def admin_routes(state: ExchangeState) -> APIRouter:
 
     @router.post("/faults")
     async def set_faults(request: Request) -> Response:
-        body = await _body(request)
+        body = await read_json_object(request, empty_ok=True)
         try:
             state.faults.update(body)
         except FaultSettingError as e:
@@ -67,7 +66,7 @@ def admin_routes(state: ExchangeState) -> APIRouter:
     async def override_status(order_id: str, request: Request) -> Response:
         """Report an order in another status than the engine's (`{"status": "held"}`, or any
         string; `{"status": null}` clears it) — Alpaca's rarer statuses on demand."""
-        body = await _body(request)
+        body = await read_json_object(request, empty_ok=True)
         status = body.get("status")
         if status is not None and (not isinstance(status, str) or not 0 < len(status) <= 64):
             raise AlpacaError(422, CODE_INVALID, "status must be a short string or null")
@@ -98,7 +97,7 @@ def admin_routes(state: ExchangeState) -> APIRouter:
     async def advance(request: Request) -> Response:
         if state.stepper is None:
             raise AlpacaError(409, CODE_UNPROCESSABLE, "the clock is not manual (--clock manual)")
-        minutes = (await _body(request)).get("minutes", 1)
+        minutes = (await read_json_object(request, empty_ok=True)).get("minutes", 1)
         if (
             isinstance(minutes, bool)
             or not isinstance(minutes, int)
@@ -114,16 +113,3 @@ def admin_routes(state: ExchangeState) -> APIRouter:
         return JSONResponse({"now": rfc3339(now), "minutes": minutes})
 
     return router
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError as e:
-        raise AlpacaError(400, CODE_INVALID, "request body must be a JSON object") from e
-    if not isinstance(body, dict):
-        raise AlpacaError(400, CODE_INVALID, "request body must be a JSON object")
-    return body

@@ -1,4 +1,5 @@
-"""The local Alpaca-compatible exchange: app factory, auth, faults, and the v2 trading routes."""
+"""The local Alpaca-compatible exchange: the app, its gate (counts, faults, rate limit, auth)
+and the `trade_updates` websocket; the routes live in orders_api, account_api, market_data_api."""
 
 from __future__ import annotations
 
@@ -7,54 +8,41 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
-from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request, Response, WebSocket
+from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from qtc.clock import Clock
-from qtc.domain.decimals import NotANumber, bounded_decimal
-from qtc.domain.enums import OrderType, Side, TimeInForce
-from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
-from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
+from qtc.domain.enums import Side
+from qtc.domain.orders import TradeUpdate
 from qtc.exchange.engine.driver import ExchangeDriver
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.engine.minute_stepper import MinuteStepper
+from qtc.exchange.server.account_api import account_routes
 from qtc.exchange.server.admin_api import admin_routes
 from qtc.exchange.server.alpaca_json import (
-    account_json,
-    clock_json,
     error_json,
-    fill_activities,
-    position_json,
-    rfc3339,
     trade_update_message,
 )
 from qtc.exchange.server.faults import Faults
 from qtc.exchange.server.market_data_api import market_data_routes
-from qtc.exchange.server.query_params import parse_order_query, parse_page_query
+from qtc.exchange.server.orders_api import order_routes
 from qtc.exchange.server.state import (
-    CODE_FORBIDDEN,
     CODE_INVALID,
     CODE_NOT_FOUND,
     CODE_RATE_LIMITED,
     CODE_SERVER_ERROR,
     CODE_UNAUTHORIZED,
-    CODE_UNPROCESSABLE,
     AlpacaError,
     ExchangeState,
     SessionCalendar,
 )
-from qtc.log_text import escaped
 from qtc.market.base import MarketFeed
 
 log = logging.getLogger(__name__)
-
-_E = TypeVar("_E", Side, OrderType, TimeInForce)
 
 ALPACA_PREFIXES = ("/v2/", "/v1beta3/")
 STREAM_PATH = "/stream"
@@ -114,7 +102,7 @@ def create_exchange_app(
     app.state.exchange = state
     engine.subscribe(_stream_publisher(state))
     _install_error_handlers(app)
-    alpaca_routers = [trading_routes(state), market_data_routes(state)]
+    alpaca_routers = [order_routes(state), account_routes(state), market_data_routes(state)]
     _install_gate(app, state, [route for r in alpaca_routers for route in r.routes])
     for router in [*alpaca_routers, admin_routes(state)]:
         app.include_router(router)
@@ -124,26 +112,6 @@ def create_exchange_app(
         await state.hub.serve(websocket)
 
     return app
-
-
-def _reject_cancel(state: ExchangeState, order_id: str) -> Response:
-    """Accept a cancel request, then have the venue reject it on the stream (fault)."""
-    try:
-        order = state.engine.get(order_id)
-    except OrderNotFound as e:
-        raise _not_found() from e
-    if not order.status.is_open:
-        raise _not_cancelable(order.status)
-    state.faults.reject_cancels -= 1
-    at = state.now()
-    hold = state.hub.hold()  # the events follow the reply, as a real venue's would
-    for event in ("pending_cancel", "order_cancel_rejected"):
-        body = state.render(order)
-        if event == "pending_cancel":
-            body["status"] = "pending_cancel"
-        message = {"event": event, "timestamp": rfc3339(at), "order": body}
-        state.hub.publish({"stream": "trade_updates", "data": message})
-    return Response(status_code=204, background=BackgroundTask(state.hub.release, hold))
 
 
 def _stream_publisher(state: ExchangeState) -> Callable[[TradeUpdate], None]:
@@ -229,192 +197,3 @@ def _injected_error(status: int, limit: int | None) -> Response:
             error_json(CODE_RATE_LIMITED, "rate limit exceeded"), status_code=429, headers=headers
         )
     return JSONResponse(error_json(CODE_SERVER_ERROR, "internal server error"), status_code=status)
-
-
-def trading_routes(state: ExchangeState) -> APIRouter:
-    """`/v2/orders*`, `/v2/account`, `/v2/positions`, `/v2/clock`, `/v2/account/activities`."""
-    router = APIRouter()
-    engine = state.engine
-
-    @router.post("/v2/orders")
-    async def submit_order(request: Request) -> Response:
-        order_request = _order_request(await _json_body(request))
-        if state.faults.fill_before_reply:
-            order = _submit(engine, order_request, state)
-            await state.hub.drain()
-            await asyncio.sleep(state.faults.reply_hold_ms / 1000)
-            return JSONResponse(state.render(order))
-        hold = state.hub.hold()
-        try:
-            order = _submit(engine, order_request, state)
-        except BaseException:
-            state.hub.release(hold)
-            raise
-        return JSONResponse(state.render(order), background=BackgroundTask(state.hub.release, hold))
-
-    @router.get("/v2/orders")
-    async def list_orders(request: Request) -> Response:
-        query = parse_order_query(request.query_params)
-        orders = engine.list(
-            query.status,
-            query.after,
-            query.fetch_limit,
-            until=query.until,
-            direction=query.direction,
-            symbols=query.symbols,
-        )
-        if query.side is not None:
-            orders = [o for o in orders if o.side is query.side][: query.limit]
-        return JSONResponse([state.render(o) for o in orders])
-
-    @router.delete("/v2/orders")
-    async def cancel_all_orders() -> Response:
-        hold = state.hub.hold()
-        canceled = engine.cancel_all(state.now())
-        body = [{"id": o.broker_order_id, "status": 200, "body": state.render(o)} for o in canceled]
-        return JSONResponse(
-            body, status_code=207, background=BackgroundTask(state.hub.release, hold)
-        )
-
-    @router.get("/v2/orders:by_client_order_id")
-    async def get_order_by_client_id(client_order_id: str = "") -> Response:
-        try:
-            return JSONResponse(state.render(engine.get_by_client_id(client_order_id)))
-        except OrderNotFound as e:
-            raise _not_found() from e
-
-    @router.get("/v2/orders/{order_id}")
-    async def get_order(order_id: str) -> Response:
-        try:
-            return JSONResponse(state.render(engine.get(order_id)))
-        except OrderNotFound as e:
-            raise _not_found() from e
-
-    @router.delete("/v2/orders/{order_id}")
-    async def cancel_order(order_id: str) -> Response:
-        if state.faults.reject_cancels > 0:
-            return _reject_cancel(state, order_id)
-        hold = state.hub.hold()
-        try:
-            engine.cancel(order_id, state.now())
-        except (OrderNotFound, OrderNotCancelable) as e:
-            state.hub.release(hold)
-            if isinstance(e, OrderNotCancelable):
-                raise _not_cancelable(e.status) from e
-            raise _not_found() from e
-        return Response(status_code=204, background=BackgroundTask(state.hub.release, hold))
-
-    @router.patch("/v2/orders/{order_id}")
-    async def replace_order(order_id: str) -> Response:
-        try:
-            order = engine.get(order_id)
-        except OrderNotFound as e:
-            raise _not_found() from e
-        if not order.status.is_open:
-            raise _not_cancelable(order.status)
-        # The simulated engine has no replace; an honest refusal beats a fake `replaced`.
-        raise AlpacaError(422, CODE_UNPROCESSABLE, "order replace is not supported here")
-
-    @router.get("/v2/account")
-    async def get_account() -> Response:
-        return JSONResponse(account_json(engine.account(), state.created_at))
-
-    @router.get("/v2/positions")
-    async def get_positions() -> Response:
-        positions = sorted(engine.account().positions.values(), key=lambda p: p.symbol)
-        return JSONResponse([position_json(p) for p in positions if p.qty != 0])
-
-    @router.get("/v2/clock")
-    async def get_clock() -> Response:
-        is_open, next_open, next_close = state.market_clock()
-        return JSONResponse(clock_json(state.now(), is_open, next_open, next_close))
-
-    @router.get("/v2/account/activities/{activity_type}")
-    async def get_activities(activity_type: str, request: Request) -> Response:
-        if activity_type != "FILL":
-            return JSONResponse([])
-        query = parse_page_query(request.query_params)
-        executions = engine.executions
-        order_qty = {e.broker_order_id: Decimal(0) for e in executions}
-        for order_id in order_qty:
-            order_qty[order_id] = engine.get(order_id).qty
-        activities = fill_activities(executions, order_qty)
-        return JSONResponse(query.select(activities))
-
-    return router
-
-
-def _submit(
-    engine: ExchangeEngine, order_request: OrderRequest, state: ExchangeState
-) -> BrokerOrder:
-    try:
-        order = engine.submit(order_request, state.now())
-    except OrderRejected as e:
-        raise _rejection(e.reason) from e
-    log.info("Accepted order %s for %s", order.broker_order_id, escaped(order.symbol))
-    return order
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as e:
-        raise AlpacaError(400, CODE_INVALID, "request body format is invalid") from e
-    if not isinstance(body, dict):
-        raise AlpacaError(400, CODE_INVALID, "request body format is invalid")
-    return body
-
-
-def _order_request(body: dict[str, Any]) -> OrderRequest:
-    """Read Alpaca's order body (numbers may come as JSON numbers or strings)."""
-    if body.get("notional") is not None:
-        raise AlpacaError(422, CODE_INVALID, "notional orders are not supported by this exchange")
-    if body.get("order_class") not in (None, "", "simple"):
-        raise AlpacaError(422, CODE_INVALID, "only simple orders are supported")
-    symbol = body.get("symbol")
-    if not isinstance(symbol, str) or not symbol:
-        raise AlpacaError(422, CODE_INVALID, "symbol is required")
-    client_order_id = body.get("client_order_id") or ""
-    if not isinstance(client_order_id, str):
-        raise AlpacaError(422, CODE_INVALID, "client_order_id must be a string")
-    limit_price = body.get("limit_price")
-    return OrderRequest(
-        client_order_id=client_order_id,
-        symbol=symbol,
-        side=_choice(Side, body.get("side"), "side"),
-        qty=_number(body.get("qty"), "qty"),
-        order_type=_choice(OrderType, body.get("type", body.get("order_type")), "type"),
-        time_in_force=_choice(TimeInForce, body.get("time_in_force"), "time_in_force"),
-        limit_price=None if limit_price is None else _number(limit_price, "limit_price"),
-    )
-
-
-def _choice(enum: type[_E], value: Any, name: str) -> _E:
-    try:
-        return enum(value)
-    except ValueError as e:
-        raise AlpacaError(422, CODE_INVALID, f"invalid {name}: {value!r}") from e
-
-
-def _number(value: Any, name: str) -> Decimal:
-    if value is None:
-        raise AlpacaError(422, CODE_INVALID, f"{name} is required")
-    try:
-        return bounded_decimal(value, "quantity" if name == "qty" else "price")
-    except NotANumber as e:
-        raise AlpacaError(422, CODE_INVALID, f"invalid {name}: {str(e)[:200]}") from e
-
-
-def _rejection(reason: str) -> AlpacaError:
-    """Alpaca answers 403 for what the account cannot afford or hold, 422 for the rest."""
-    if reason.startswith("insufficient"):
-        return AlpacaError(403, CODE_FORBIDDEN, reason)
-    return AlpacaError(422, CODE_INVALID, reason)
-
-
-def _not_cancelable(status: object) -> AlpacaError:
-    return AlpacaError(422, CODE_UNPROCESSABLE, f'order is already in "{status}" state')
-
-
-def _not_found() -> AlpacaError:
-    return AlpacaError(404, CODE_NOT_FOUND, "order not found")

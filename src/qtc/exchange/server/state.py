@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from qtc.clock import Clock
@@ -49,6 +50,20 @@ class AlpacaError(Exception):
     def response(self) -> JSONResponse:
         """The HTTP answer for this error."""
         return JSONResponse(error_json(self.code, self.message), status_code=self.status)
+
+
+async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
+    """The request's JSON object body (`{}` for no body when `empty_ok`); anything else is
+    Alpaca's 400."""
+    if empty_ok and not await request.body():
+        return {}
+    try:
+        body = await request.json()
+    except ValueError as e:
+        raise AlpacaError(400, CODE_INVALID, "request body format is invalid") from e
+    if not isinstance(body, dict):
+        raise AlpacaError(400, CODE_INVALID, "request body format is invalid")
+    return body
 
 
 @dataclass
