@@ -45,7 +45,13 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-class OrderOut(BaseModel):
+class Shape(BaseModel):
+    """A response shape: a field the view adds without declaring it here fails the tests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrderOut(Shape):
     """One order of the team, open or closed."""
 
     order_id: str = Field(description="The platform's id (sent to the broker as client id).")
@@ -67,9 +73,14 @@ class OrderOut(BaseModel):
     extra: dict[str, Any] = Field(
         description="Extra keys of the strategy's signal (e.g. reason, confidence), kept as sent."
     )
+    broker_status: str | None = Field(
+        default=None,
+        description="Only on a quarantined order: the status the broker reports, which QTC "
+        "does not know (the order stays open and is not acted on).",
+    )
 
 
-class OpenOrdersOut(BaseModel):
+class OpenOrdersOut(Shape):
     """The team's open orders, oldest first."""
 
     team_id: str
@@ -77,7 +88,7 @@ class OpenOrdersOut(BaseModel):
     orders: list[OrderOut]
 
 
-class OrdersPageOut(BaseModel):
+class OrdersPageOut(Shape):
     """A page of the team's orders, newest first."""
 
     team_id: str
@@ -89,7 +100,7 @@ class OrdersPageOut(BaseModel):
     )
 
 
-class CancelOut(BaseModel):
+class CancelOut(Shape):
     """The answer to a cancel request."""
 
     success: bool
@@ -98,7 +109,7 @@ class CancelOut(BaseModel):
     status: str = Field(description="The order's status after the request (pending_cancel...)")
 
 
-class TradesOut(BaseModel):
+class TradesOut(Shape):
     """The team's ledger lines (one per execution), newest first."""
 
     team_id: str
@@ -109,7 +120,7 @@ class TradesOut(BaseModel):
     )
 
 
-class PositionOut(BaseModel):
+class PositionOut(Shape):
     """One position valued at the last known price (at cost when none is known)."""
 
     symbol: str
@@ -120,7 +131,7 @@ class PositionOut(BaseModel):
     unrealized_pnl: str = _dec("(price - avg_cost) x quantity")
 
 
-class PortfolioOut(BaseModel):
+class PortfolioOut(Shape):
     """The team's virtual portfolio, a fold over its ledger."""
 
     team_id: str
@@ -136,7 +147,7 @@ class PortfolioOut(BaseModel):
     return_pct: str = _dec("(market_value / initial_cash - 1) x 100")
 
 
-class ErrorsOut(BaseModel):
+class ErrorsOut(Shape):
     """The team's strategy and order errors (errors.jsonl lines), newest first."""
 
     team_id: str
@@ -144,7 +155,7 @@ class ErrorsOut(BaseModel):
     errors: list[dict[str, Any]]
 
 
-class LeaderboardOut(BaseModel):
+class LeaderboardOut(Shape):
     """Teams ranked by market value, best first."""
 
     teams: list[dict[str, Any]] = Field(
