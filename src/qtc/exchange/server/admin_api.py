@@ -28,6 +28,15 @@ def admin_routes(state: ExchangeState) -> APIRouter:
         check_control_token(state.control_token, request.headers.get(CONTROL_TOKEN_HEADER))
 
     router = APIRouter(prefix="/qtc", dependencies=[Depends(control_token)])
+    router.include_router(_fault_routes(state))
+    router.include_router(_oracle_routes(state))
+    router.include_router(_time_routes(state))
+    return router
+
+
+def _fault_routes(state: ExchangeState) -> APIRouter:
+    """Faults on demand, and the request counts they are checked against."""
+    router = APIRouter()
 
     @router.get("/faults")
     async def get_faults() -> Response:
@@ -62,6 +71,13 @@ def admin_routes(state: ExchangeState) -> APIRouter:
         state.stats.reset()
         return JSONResponse(state.stats.snapshot())
 
+    return router
+
+
+def _oracle_routes(state: ExchangeState) -> APIRouter:
+    """What the venue really did (every execution) and Alpaca's rarer statuses on demand."""
+    router = APIRouter()
+
     @router.post("/orders/{order_id}/status")
     async def override_status(order_id: str, request: Request) -> Response:
         """Report an order in another status than the engine's (`{"status": "held"}`, or any
@@ -88,6 +104,13 @@ def admin_routes(state: ExchangeState) -> APIRouter:
             if e.client_order_id.startswith(client_order_id_prefix)
         ]
         return JSONResponse({"count": len(executions), "executions": executions})
+
+    return router
+
+
+def _time_routes(state: ExchangeState) -> APIRouter:
+    """The exchange's time, and moving it by hand (`--clock manual`)."""
+    router = APIRouter()
 
     @router.get("/time")
     async def get_time() -> Response:
