@@ -107,7 +107,7 @@ class StatusLine:
 
 
 def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
-    """Per team: orders, fills, open orders, cash, market value, return."""
+    """Per team: orders, fills, open orders, cash, equity, return."""
     table = Table(title="QTC run summary")
     for name, justify in (
         ("rank", "right"),
@@ -116,7 +116,7 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         ("fills", "right"),
         ("open", "right"),
         ("cash", "right"),
-        ("market value", "right"),
+        ("equity", "right"),
         ("return %", "right"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -128,7 +128,7 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Table:
             str(row["fills"]),
             str(row["open_orders"]),
             row["cash"],
-            row["market_value"],
+            row["equity"],
             row["return_pct"],
         )
     return table

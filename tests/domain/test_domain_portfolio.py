@@ -97,7 +97,7 @@ def test_round_trip_realizes_the_difference() -> None:
     assert portfolio.positions["AAPL"].avg_cost == Decimal(105)
     assert portfolio.realized_pnl == Decimal(75)
     assert portfolio.cash == Decimal(10_000 - 1000 - 1100 + 600)
-    assert portfolio.market_value({"AAPL": Decimal(130)}) == portfolio.cash + 15 * 130
+    assert portfolio.equity({"AAPL": Decimal(130)}) == portfolio.cash + 15 * 130
     assert portfolio.unrealized_pnl({"AAPL": Decimal(130)}) == 15 * 25
 
 

@@ -1,7 +1,8 @@
 """Response shapes of the team API (for OpenAPI) and the fast renderers that produce them.
 
-Decimals (quantities, prices, cash) are JSON strings in plain notation, e.g. "10" or "530.25",
-so that no precision is lost; times are ISO-8601 in UTC with an explicit "+00:00" offset.
+Decimals are JSON strings in plain notation, e.g. "10" or "530.25": quantities as the broker
+gives them, cash and P&L to the cent, prices to the symbol's tick (the files keep exact values);
+times are ISO-8601 in UTC with an explicit "+00:00" offset.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from qtc.domain.decimals import dec_str
 from qtc.domain.times import iso
 
-DECIMAL_NOTE = "Decimal as a JSON string in plain notation (exact; never a float)."
+DECIMAL_NOTE = "Decimal as a JSON string in plain notation (never a float)."
 TIME_NOTE = "ISO-8601 time in UTC with an explicit +00:00 offset."
 
 
@@ -127,7 +128,7 @@ class PositionOut(Shape):
     quantity: str = _dec("Signed quantity (negative is short)")
     avg_cost: str = _dec("Average cost of the open quantity")
     price: str = _dec("Last price used for valuation")
-    market_value: str = _dec("quantity x price")
+    market_value: str = _dec("quantity x price, to the cent")
     unrealized_pnl: str = _dec("(price - avg_cost) x quantity")
 
 
@@ -141,10 +142,11 @@ class PortfolioOut(Shape):
     free_cash: str = _dec("cash - reserved_cash: what new buys may use")
     positions: list[PositionOut]
     positions_value: str = _dec("Sum of the positions' market values")
-    market_value: str = _dec("cash + positions_value")
+    equity: str = _dec("cash + positions_value, to the cent")
+    market_value: str = _dec("Deprecated: the old name of `equity`, removed in the next release")
     realized_pnl: str = _dec("Profit and loss of closed quantity")
     unrealized_pnl: str = _dec("Profit and loss of open positions at the last prices")
-    return_pct: str = _dec("(market_value / initial_cash - 1) x 100")
+    return_pct: str = _dec("(equity / initial_cash - 1) x 100, to four decimals")
 
 
 class ErrorsOut(Shape):
@@ -156,11 +158,11 @@ class ErrorsOut(Shape):
 
 
 class LeaderboardOut(Shape):
-    """Teams ranked by market value, best first."""
+    """Teams ranked by equity, best first."""
 
     teams: list[dict[str, Any]] = Field(
-        description="One entry per team: rank, team_id, market_value, return_pct, ... "
-        + DECIMAL_NOTE
+        description="One entry per team: rank, team_id, equity (market_value: its deprecated "
+        "old name), cash, return_pct, fills, open_orders. " + DECIMAL_NOTE
     )
 
 

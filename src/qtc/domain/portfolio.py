@@ -109,7 +109,7 @@ class Portfolio:
         with localcontext(prec=_BOOK_PRECISION):
             return sum((p.cost_basis for p in self.positions.values()), ZERO)
 
-    def market_value(self, prices: Mapping[str, Decimal]) -> Decimal:
+    def equity(self, prices: Mapping[str, Decimal]) -> Decimal:
         """Cash plus positions at `prices` (at cost where a price is unknown)."""
         return self.cash + self.positions_value(prices)
 

@@ -106,7 +106,7 @@ class TradeRecord:
 
 def order_to_dict(order: Order) -> dict[str, Any]:
     """An order as the files keep it: what teams see plus the tracker's lookup count."""
-    return {**order_view(order), "not_found_count": order.not_found_count}
+    return {**order_view(order, exact=True), "not_found_count": order.not_found_count}
 
 
 def order_from_dict(data: dict[str, Any]) -> Order:

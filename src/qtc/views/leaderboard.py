@@ -1,4 +1,4 @@
-"""The leaderboard: teams ranked by market value, for the API, the console and the summary."""
+"""The leaderboard: teams ranked by equity, for the API, the console and the summary."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from qtc.tracking.ports import TrackerView
+from qtc.views.money import money
 from qtc.views.portfolio import return_pct
-
-_CENTS = Decimal("0.01")
 
 
 def leaderboard_view(
@@ -17,11 +16,11 @@ def leaderboard_view(
     prices: Mapping[str, Decimal],
     orders_sent: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Teams ranked by market value at `prices` (ties by team id), best first."""
+    """Teams ranked by equity at `prices` (ties by team id), best first."""
     rows = []
     for team_id in tracker.team_ids():
         portfolio = tracker.portfolio(team_id)
-        value = portfolio.market_value(prices)
+        value = portfolio.equity(prices)
         rows.append((value, team_id, portfolio))
     rows.sort(key=lambda row: (-row[0], row[1]))
     board = []
@@ -29,8 +28,9 @@ def leaderboard_view(
         row: dict[str, Any] = {
             "rank": rank,
             "team_id": team_id,
-            "market_value": str(value.quantize(_CENTS)),
-            "cash": str(portfolio.cash.quantize(_CENTS)),
+            "equity": money(value),
+            "market_value": money(value),  # the old name of `equity`, kept for one release
+            "cash": money(portfolio.cash),
             "return_pct": str(return_pct(value, portfolio.initial_cash)),
             "fills": portfolio.fill_count,
             "open_orders": len(tracker.open_orders(team_id)),

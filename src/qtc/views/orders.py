@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from qtc.domain.decimals import dec_str
 from qtc.domain.orders import Order
 from qtc.domain.times import iso
+from qtc.views.money import price
+
+_exact: Callable[[Decimal | None], str | None] = dec_str
 
 
-def order_view(order: Order) -> dict[str, Any]:
-    """The order's fields, decimals as exact strings and times as UTC ISO-8601."""
+def order_view(order: Order, *, exact: bool = False) -> dict[str, Any]:
+    """The order's fields, times as UTC ISO-8601, decimals as strings: prices to the
+    symbol's tick for people and strategies, exact (`exact=True`) for the files."""
+    show = _exact if exact else partial(price, order.symbol)
     return {
         "order_id": order.order_id,
         "team_id": order.team_id,
@@ -18,14 +26,14 @@ def order_view(order: Order) -> dict[str, Any]:
         "side": order.side.value,
         "quantity": dec_str(order.quantity),
         "order_type": order.order_type.value,
-        "limit_price": dec_str(order.limit_price),
+        "limit_price": show(order.limit_price),
         "status": order.status.value,
         "filled_qty": dec_str(order.filled_qty),
-        "filled_avg_price": dec_str(order.filled_avg_price),
+        "filled_avg_price": show(order.filled_avg_price),
         "time_in_force": order.time_in_force.value,
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),
-        "requested_price": dec_str(order.requested_price),
+        "requested_price": show(order.requested_price),
         "broker_order_id": order.broker_order_id,
         "reason": order.reason,
         "extra": order.extra,

@@ -10,55 +10,58 @@ from typing import Any
 from qtc.domain.decimals import ZERO, dec_str
 from qtc.domain.portfolio import Portfolio
 from qtc.domain.times import iso
+from qtc.views.money import money, price
 
 _PCT = Decimal("0.0001")
 
 
-def return_pct(market_value: Decimal, initial_cash: Decimal) -> Decimal:
+def return_pct(equity: Decimal, initial_cash: Decimal) -> Decimal:
     """Return on the initial capital, in percent, to four decimals."""
     if initial_cash <= 0:
         return ZERO
-    return ((market_value / initial_cash - 1) * 100).quantize(_PCT)
+    return ((equity / initial_cash - 1) * 100).quantize(_PCT)
 
 
 def portfolio_view(
     team_id: str, book: Portfolio, prices: Mapping[str, Decimal], reserved: Decimal
 ) -> dict[str, Any]:
     """Cash, reserved and free cash, positions at `prices` (a symbol without a price at its
-    average cost), P&L and return."""
+    average cost), equity, P&L and return, rounded for display (`views.money`)."""
     positions = []
     for symbol, pos in sorted(book.positions.items()):
-        price = prices.get(symbol, pos.avg_cost)
+        last = prices.get(symbol, pos.avg_cost)
         positions.append(
             {
                 "symbol": symbol,
                 "quantity": dec_str(pos.quantity),
-                "avg_cost": dec_str(pos.avg_cost),
-                "price": dec_str(price),
-                "market_value": dec_str(pos.quantity * price),
-                "unrealized_pnl": dec_str((price - pos.avg_cost) * pos.quantity),
+                "avg_cost": price(symbol, pos.avg_cost),
+                "price": price(symbol, last),
+                "market_value": money(pos.quantity * last),
+                "unrealized_pnl": money((last - pos.avg_cost) * pos.quantity),
             }
         )
-    market_value = book.market_value(prices)
+    equity = book.equity(prices)
     return {
         "team_id": team_id,
-        "initial_cash": dec_str(book.initial_cash),
-        "cash": dec_str(book.cash),
-        "reserved_cash": dec_str(reserved),
-        "free_cash": dec_str(book.cash - reserved),
+        "initial_cash": money(book.initial_cash),
+        "cash": money(book.cash),
+        "reserved_cash": money(reserved),
+        "free_cash": money(book.cash - reserved),
         "positions": positions,
-        "positions_value": dec_str(book.positions_value(prices)),
-        "market_value": dec_str(market_value),
-        "realized_pnl": dec_str(book.realized_pnl),
-        "unrealized_pnl": dec_str(book.unrealized_pnl(prices)),
-        "return_pct": dec_str(return_pct(market_value, book.initial_cash)),
+        "positions_value": money(book.positions_value(prices)),
+        "equity": money(equity),
+        "market_value": money(equity),  # the old name of `equity`, kept for one release
+        "realized_pnl": money(book.realized_pnl),
+        "unrealized_pnl": money(book.unrealized_pnl(prices)),
+        "return_pct": dec_str(return_pct(equity, book.initial_cash)),
     }
 
 
 def snapshot_record(
     team_id: str, book: Portfolio, prices: Mapping[str, Decimal], at: datetime
 ) -> dict[str, Any]:
-    """One line of the team's portfolio/*.jsonl."""
+    """One line of the team's portfolio/*.jsonl (exact values)."""
+    equity = book.equity(prices)
     return {
         "timestamp": iso(at),
         "team_id": team_id,
@@ -67,7 +70,8 @@ def snapshot_record(
             s: {"quantity": dec_str(p.quantity), "avg_cost": dec_str(p.avg_cost)}
             for s, p in sorted(book.positions.items())
         },
-        "market_value": dec_str(book.market_value(prices)),
+        "equity": dec_str(equity),
+        "market_value": dec_str(equity),  # the old name of `equity`, kept for one release
         "realized_pnl": dec_str(book.realized_pnl),
         "fill_count": book.fill_count,
     }

@@ -20,9 +20,9 @@ async def status(request: Request) -> JSONResponse:
     return JSONResponse(plain(state.status()))
 
 
-@router.get("/leaderboard", response_model=LeaderboardOut, summary="Teams ranked by market value")
+@router.get("/leaderboard", response_model=LeaderboardOut, summary="Teams ranked by equity")
 async def leaderboard(request: Request) -> JSONResponse:
-    """Every team's market value and return, best first."""
+    """Every team's equity and return, best first."""
     state: ApiState = request.app.state.qtc
     teams: list[dict[str, Any]] = state.leaderboard()
     return JSONResponse({"teams": plain(teams)})
