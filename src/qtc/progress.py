@@ -82,6 +82,25 @@ class DataDirLock:
             self._fd = None
 
 
+def lock_holder(data_dir: Path) -> int | None:
+    """The pid holding the data directory's lock, found in /proc/locks without taking any
+    lock (so a reader never stands in a starting run's way); None when nobody holds it."""
+    try:
+        st = (data_dir / LOCK_FILE).stat()
+        lines = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return None
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:131090 0 EOF" ("->" marks a waiter)
+        waiting = "->" in fields[:2]
+        if len(fields) >= 6 and fields[1] == "FLOCK" and not waiting and fields[5] == device:
+            with contextlib.suppress(ValueError):
+                return int(fields[4])
+    return None
+
+
 def read_progress(data_dir: Path) -> tuple[datetime | None, str | None]:
     """The next minute `run_state.json` records, and why it could not be read (if it exists
     and is unreadable)."""

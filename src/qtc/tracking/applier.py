@@ -345,6 +345,7 @@ class Applier:
         """Append the team's portfolio snapshot (after each fill and each minute)."""
         portfolio = self.ledger.portfolios[team_id]
         at = self.now()
+        held = sorted(s for s in portfolio.positions if s in self.prices)
         snapshot: dict[str, Any] = {
             "timestamp": iso(at),
             "team_id": team_id,
@@ -354,6 +355,8 @@ class Applier:
                 for s, p in sorted(portfolio.positions.items())
             },
             "market_value": dec_str(portfolio.market_value(self.prices)),
+            # the prices that value the positions, so the files alone can show them (qtc serve)
+            "prices": {s: dec_str(self.prices[s]) for s in held},
             "realized_pnl": dec_str(portfolio.realized_pnl),
             "fill_count": portfolio.fill_count,
         }
