@@ -65,7 +65,7 @@ def compact_team(
     for live_name, (kind, time_field) in segments.ROTATED.items():
         done.segments += _split(team_dir, live_name, kind, time_field, current_month, fsync)
         for segment in segments.segment_paths(team_dir, kind):
-            if not segments.index_path(segment).exists():
+            if not segments.index_is_current(segment):
                 segments.write_index(segment, segments.summarize(segment, time_field), fsync)
     done.packed_days = _pack_days(team_dir, current_month, fsync, done)
     return done

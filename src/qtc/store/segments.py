@@ -198,6 +198,15 @@ def write_index(segment: Path, summary: Summary, fsync: jsonl.FsyncCounter) -> N
     jsonl.write_atomic_json(index_path(segment), summary.to_json(), fsync)
 
 
+def index_is_current(segment: Path) -> bool:
+    """True if the segment's index file exists and describes its present size."""
+    try:
+        data = json.loads(index_path(segment).read_text("utf-8"))
+        return int(data["bytes"]) == segment.stat().st_size
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def read_index(segment: Path, time_field: str) -> Summary:
     """A segment's index from its file, or built from the segment when missing or stale
     (never written here: readers may be read-only)."""
