@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,6 +51,7 @@ class FileStore:
         self._ready: set[Path] = set()  # files whose tail was checked by this process
         self._live_month: dict[Path, str | None] = {}  # month of each live file's first line
         self.indexes = segments.SegmentIndexes()
+        self._live_history = _LiveOrders(self.log)
 
     def team_dir(self, team_id: str) -> Path:
         """The folder of one team's files."""
@@ -192,11 +195,10 @@ class FileStore:
         """The latest history line of one order (by either id): the live file first, then
         the segments whose index names it, newest first."""
         team_dir = self.team_dir(team_id)
-        candidates = [
-            team_dir / HISTORY,
-            *self.indexes.holding(team_dir, "orders", "updated_at", order_id),
-        ]
-        for path in candidates:
+        live = self._live_history.lookup(team_dir / HISTORY, order_id)
+        if live is not None:
+            return live
+        for path in self.indexes.holding(team_dir, "orders", "updated_at", order_id):
             found = None
             for order in self._load_orders(path):
                 if order_id in (order.order_id, order.broker_order_id):
@@ -268,3 +270,45 @@ class FileStore:
             if last:
                 return last[0]
         return None
+
+
+class _LiveOrders:
+    """The latest line of each order in each live orders.jsonl, read on from where the last
+    lookup stopped (the file only grows until a rotation replaces it), so that looking up an
+    unknown id does not parse the whole file again."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self._files: dict[Path, tuple[int, int, dict[str, Order]]] = {}
+
+    def lookup(self, path: Path, order_id: str) -> Order | None:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self._files.pop(path, None)
+            return None
+        inode, offset, orders = self._files.get(path, (st.st_ino, 0, {}))
+        if inode != st.st_ino or st.st_size < offset:
+            offset, orders = 0, {}
+        if st.st_size > offset:
+            offset = self._read_on(path, offset, orders)
+        self._files[path] = (st.st_ino, offset, orders)
+        found = orders.get(order_id)
+        return copy.copy(found) if found is not None else None  # callers may catch it up
+
+    def _read_on(self, path: Path, offset: int, orders: dict[str, Order]) -> int:
+        with path.open("rb") as f:
+            f.seek(offset)
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    break  # a line being written: read it next time
+                offset += len(raw)
+                try:
+                    order = order_from_dict(json.loads(raw))
+                except (ValueError, KeyError, TypeError, ArithmeticError) as e:
+                    self.log.warning("Skipping malformed order line in %s: %s", path, e)
+                    continue
+                orders[order.order_id] = order
+                if order.broker_order_id:
+                    orders[order.broker_order_id] = order
+        return offset
