@@ -80,6 +80,11 @@ def _check_the_api_finds_everything(api: httpx.Client, data: Path, team_id: str)
     newest_first = [t["execution_id"] for t in reversed(ledger)]
     assert [t["execution_id"] for t in trades] == newest_first[len(ledger) - len(trades) :]
     assert len(ledger) - len(trades) <= 2
+    for order_id, line in closed.items():
+        fills = api.get(f"/api/v1/team/{team_id}/trades", params={"order_id": order_id}).json()
+        mine = [t for t in ledger if t["order_id"] == order_id]
+        assert fills["trades"] == mine, order_id
+        assert sum(Decimal(t["quantity"]) for t in mine) == Decimal(line["filled_qty"])
     return len(latest)
 
 

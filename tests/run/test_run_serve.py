@@ -112,6 +112,13 @@ def test_serve_answers_from_the_files_during_and_after_a_run_and_writes_nothing(
             ledger = records(concatenated(team_dir, "trades", "trades.jsonl"))
             trades = _answers(served, key, f"/api/v1/team/{team_id}/trades", limit=1000)
             assert trades["trades"] == list(reversed(ledger))
+            segment = team_dir / "segments" / "trades" / "2025-11.jsonl"
+            november = records(segment.read_bytes().splitlines())
+            assert november and all(t["timestamp"] < "2025-12" for t in november)
+            for fill in november:  # in the closed November segment: found by order
+                path = f"/api/v1/team/{team_id}/trades"
+                of_order = _answers(served, key, path, order_id=fill["order_id"])["trades"]
+                assert fill in of_order
             errors = _answers(served, key, f"/api/v1/team/{team_id}/errors", limit=1000)
             assert errors["count"] == len(concatenated(team_dir, "errors", "errors.jsonl")) > 0
 

@@ -109,6 +109,10 @@ class TrackerQueries:
         """The team's ledger lines, newest first."""
         return self.store.recent_trades(team_id, limit)
 
+    def order_trades(self, team_id: str, order_id: str) -> list[dict[str, Any]]:
+        """Every ledger line of one of the team's orders, from every segment, oldest first."""
+        return self.store.trades_of_order(team_id, order_id)
+
     def errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         """The team's errors.jsonl lines, newest first."""
         return self.store.recent_errors(team_id, limit)
