@@ -83,21 +83,26 @@ class DataDirLock:
 
 
 def lock_holder(data_dir: Path) -> int | None:
-    """The pid holding the data directory's lock, found in /proc/locks without taking any
-    lock (so a reader never stands in a starting run's way); None when nobody holds it."""
+    """The pid of the run holding the data directory's lock, found in /proc/locks without
+    taking any lock (so a reader never stands in a starting run's way); None when nobody
+    holds it. The lock file names its last owner; that pid must hold a flock on the file."""
+    path = data_dir / LOCK_FILE
     try:
-        st = (data_dir / LOCK_FILE).stat()
+        st = path.stat()
+        owner = path.read_text(encoding="ascii", errors="replace").strip()
         lines = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
     except OSError:
         return None
     device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:131090 0 EOF" (a waiter reads "1: -> FLOCK")
         fields = line.split()
-        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:131090 0 EOF" ("->" marks a waiter)
-        waiting = "->" in fields[:2]
-        if len(fields) >= 6 and fields[1] == "FLOCK" and not waiting and fields[5] == device:
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[4] != owner:
+            continue
+        # overlay filesystems may show the lower device: then the inode must match
+        if fields[5] == device or fields[5].rsplit(":", 1)[-1] == str(st.st_ino):
             with contextlib.suppress(ValueError):
-                return int(fields[4])
+                return int(owner)
     return None
 
 
