@@ -1,4 +1,4 @@
-"""The `qtc` command line: run, exchange, teams and orders."""
+"""The `qtc` command line: run, serve, compact, exchange and teams."""
 
 from __future__ import annotations
 
@@ -25,6 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_exchange_arguments(
         sub.add_parser("exchange", help="serve the local Alpaca-compatible exchange")
+    )
+
+    from qtc.serve import add_serve_arguments
+
+    add_serve_arguments(
+        sub.add_parser("serve", help="serve the team API read-only from a competition's files")
+    )
+
+    from qtc.compaction import add_compact_arguments
+
+    add_compact_arguments(
+        sub.add_parser("compact", help="rotate a stopped competition's closed months")
     )
 
     teams = sub.add_parser("teams", help="manage teams").add_subparsers(dest="teams_command")
@@ -57,6 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qtc.exchange.server.cli import exchange_command
 
         return exchange_command(args)
+    if args.command == "serve":
+        from qtc.serve import serve_command
+
+        return serve_command(args)
+    if args.command == "compact":
+        from qtc.compaction import compact_command
+
+        return compact_command(args)
     if args.command == "teams" and args.teams_command == "key":
         from qtc.api.keys import issue_key_command
 

@@ -82,6 +82,30 @@ class DataDirLock:
             self._fd = None
 
 
+def lock_holder(data_dir: Path) -> int | None:
+    """The pid of the run holding the data directory's lock, found in /proc/locks without
+    taking any lock (so a reader never stands in a starting run's way); None when nobody
+    holds it. The lock file names its last owner; that pid must hold a flock on the file."""
+    path = data_dir / LOCK_FILE
+    try:
+        st = path.stat()
+        owner = path.read_text(encoding="ascii", errors="replace").strip()
+        lines = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return None
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:131090 0 EOF" (a waiter reads "1: -> FLOCK")
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[4] != owner:
+            continue
+        # overlay filesystems may show the lower device: then the inode must match
+        if fields[5] == device or fields[5].rsplit(":", 1)[-1] == str(st.st_ino):
+            with contextlib.suppress(ValueError):
+                return int(owner)
+    return None
+
+
 def read_progress(data_dir: Path) -> tuple[datetime | None, str | None]:
     """The next minute `run_state.json` records, and why it could not be read (if it exists
     and is unreadable)."""

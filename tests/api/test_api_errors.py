@@ -57,6 +57,9 @@ class BrokenTracker:
     def trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         return []
 
+    def order_trades(self, team_id: str, order_id: str) -> list[dict[str, Any]]:
+        return []
+
     def errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         return []
 

@@ -150,7 +150,13 @@ async def test_cleanup_drops_old_closed_orders_from_memory_only(kit: Any) -> Non
     await kit.pump()
     assert tracker.cleanup(kit.clock.now() + timedelta(days=6)) == 0
     assert tracker.cleanup(kit.clock.now() + timedelta(days=8)) == 1
-    assert tracker.get_order("alpha", done.order_id) is None
+    assert tracker.book.find(done.order_id) is None, "gone from memory"
+    # ... yet still found, in the history file (the detail and the history routes read these)
+    from_file = tracker.get_order("alpha", done.order_id)
+    assert from_file is not None and from_file.status is OrderStatus.CANCELED
+    assert tracker.get_order("beta", done.order_id) is None
+    listed = tracker.list_orders("alpha", "all", 10)
+    assert [o.order_id for o in listed] == [still_open.order_id, done.order_id]
     assert tracker.get_order("alpha", still_open.order_id) is still_open
     assert [h["order_id"] for h in kit.lines("alpha", "orders.jsonl")] == [done.order_id]
     assert [p["order_id"] for p in kit.lines("alpha", "pending_orders.jsonl")] == [

@@ -16,6 +16,7 @@ from qtc.domain.errors import (
     OrderClosed,
     OrderNotCancelable,
     RateLimited,
+    ReadOnlyServer,
     TransientBrokerError,
     UnknownOrder,
 )
@@ -75,6 +76,13 @@ async def _on_domain(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": NOT_FOUND})
     if isinstance(exc, OrderClosed):
         return _closed(exc.order_id, exc.status)
+    if isinstance(exc, ReadOnlyServer):
+        order_id = str(request.path_params.get("order_id", ""))
+        message = str(exc)
+        return JSONResponse(
+            status_code=409,
+            content={"detail": message, "success": False, "order_id": order_id, "message": message},
+        )
     if isinstance(exc, OrderNotCancelable):
         order_id = request.path_params.get("order_id", "")
         return _closed(str(order_id), exc.status)
@@ -107,5 +115,5 @@ def install_error_handlers(app: FastAPI) -> None:
     """
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    for exc_type in (UnknownOrder, OrderClosed, BrokerError):
+    for exc_type in (UnknownOrder, OrderClosed, ReadOnlyServer, BrokerError):
         app.add_exception_handler(exc_type, _on_domain)

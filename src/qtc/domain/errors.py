@@ -117,5 +117,12 @@ class OrderClosed(OrderAccessError):
         self.status = status
 
 
+class ReadOnlyServer(OrderAccessError):
+    """This server only shows a competition's files (`qtc serve`): it changes no order."""
+
+    def __init__(self, action: str = "canceled") -> None:
+        super().__init__(f"this server is read-only: orders cannot be {action}")
+
+
 class OrderNotRecorded(QTCError):
     """A new order could not be written ahead (a full or failing disk), so it was not sent."""

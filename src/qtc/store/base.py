@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -33,6 +33,10 @@ class Store(Protocol):
         """The team's last `limit` ledger lines as JSON, newest first."""
         ...
 
+    def trades_of_order(self, team_id: str, order_id: str) -> list[dict[str, Any]]:
+        """Every ledger line of one order (by either id), oldest first, of any age."""
+        ...
+
     def load_open_orders(self, team_id: str) -> list[Order]:
         """The team's open orders as last saved."""
         ...
@@ -54,6 +58,14 @@ class Store(Protocol):
 
     def load_order_history(self, team_id: str) -> list[Order]:
         """The team's closed orders, oldest line first (a later line for the same id wins)."""
+        ...
+
+    def find_closed_order(self, team_id: str, order_id: str) -> Order | None:
+        """The latest history line of one closed order (by either id), of any age."""
+        ...
+
+    def closed_orders_newest_first(self, team_id: str) -> Iterator[Order]:
+        """Every closed order once (its latest line), the last closed first, of any age."""
         ...
 
     def append_snapshot(self, team_id: str, at: datetime, snapshot: Mapping[str, Any]) -> None:

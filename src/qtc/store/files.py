@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from qtc.domain.orders import Order
+from qtc.store import compact, segments
 from qtc.store.errors import CorruptFile
 from qtc.store.jsonl import (
     FsyncCounter,
@@ -33,13 +37,21 @@ PORTFOLIO = "portfolio"
 class FileStore:
     """`data/team/{team_id}/` with trades, pending orders, order history, snapshots, errors."""
 
-    def __init__(self, data_dir: Path, logger: logging.Logger | None = None) -> None:
-        """Files live under `data_dir/team/`; folders are created on first write."""
+    def __init__(
+        self, data_dir: Path, logger: logging.Logger | None = None, *, read_only: bool = False
+    ) -> None:
+        """Files live under `data_dir/team/`; folders are created on first write. A
+        `read_only` store (another process reading a competition) never writes a byte."""
         self.data_dir = Path(data_dir)
+        self.read_only = read_only
+        self._recovered: set[str] = set()
         self.root = self.data_dir / "team"
         self.log = logger or logging.getLogger("qtc.store")
         self.fsyncs = FsyncCounter()
         self._ready: set[Path] = set()  # files whose tail was checked by this process
+        self._live_month: dict[Path, str | None] = {}  # month of each live file's first line
+        self.indexes = segments.SegmentIndexes()
+        self._live_history = _LiveOrders(self.log)
 
     def team_dir(self, team_id: str) -> Path:
         """The folder of one team's files."""
@@ -52,6 +64,8 @@ class FileStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir())
 
     def _writable(self, team_id: str, name: str) -> Path:
+        if self.read_only:
+            raise PermissionError(f"read-only store: not writing {team_id}/{name}")
         path = self.team_dir(team_id) / name
         if path not in self._ready:
             make_private_dir(self.data_dir)
@@ -63,11 +77,42 @@ class FileStore:
 
     def _append(self, team_id: str, name: str, obj: Any, point: str | None) -> None:
         path = self._writable(team_id, name)
+        if name in segments.ROTATED:
+            self._rotate_if_new_month(path, name, obj)
         try:
             append_line(path, obj, self.fsyncs if point else None, point=point)
         except OSError:
             self._ready.discard(path)  # check (and repair) the tail again before the next one
             raise
+
+    def _rotate_if_new_month(self, path: Path, name: str, obj: Any) -> None:
+        """A line of a later month than the live file's first line closes the live file."""
+        kind, time_field = segments.ROTATED[name]
+        month = segments.line_month(obj, time_field)
+        if path not in self._live_month:
+            self._live_month[path] = segments.first_line_month(path, time_field)
+        live = self._live_month[path]
+        if month is None:
+            return
+        if live is not None and month > live and path.exists():
+            try:
+                target = segments.rotate(path, kind, live, self.fsyncs)
+            finally:  # None once the rename is done, even if making it durable failed
+                live = self._live_month[path] = segments.first_line_month(path, time_field)
+            self.log.info("Rotated %s to %s", path, target)
+        if live is None:
+            self._live_month[path] = month
+
+    def _paths(self, team_id: str, name: str) -> list[Path]:
+        return segments.all_paths(self.team_dir(team_id), name)
+
+    def _last_lines(self, team_id: str, name: str, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for path in reversed(self._paths(team_id, name)):
+            if len(out) >= limit:
+                break
+            out.extend(read_last(path, limit - len(out), self.log))
+        return out
 
     # ledger
 
@@ -75,13 +120,17 @@ class FileStore:
         """The team's whole ledger, oldest first. A line that cannot be read raises
         CorruptFile (file and line): money never moves silently. Only a torn last line (a
         crash mid-append, never acknowledged) is skipped."""
+        if not self.read_only and team_id not in self._recovered:
+            # a `qtc compact` killed mid-split is finished (or undone) before any replay
+            compact.recover(self.team_dir(team_id), self.fsyncs, self.log)
+            self._recovered.add(team_id)
         out: list[TradeRecord] = []
-        path = self.team_dir(team_id) / TRADES
-        for number, data in read_numbered(path, self.log, strict=True):
-            try:
-                out.append(TradeRecord.from_json(data))
-            except (KeyError, ValueError, TypeError, ArithmeticError) as e:
-                raise CorruptFile(path, number, f"bad trade line: {e!r:.200}") from e
+        for path in self._paths(team_id, TRADES):
+            for number, data in read_numbered(path, self.log, strict=True):
+                try:
+                    out.append(TradeRecord.from_json(data))
+                except (KeyError, ValueError, TypeError, ArithmeticError) as e:
+                    raise CorruptFile(path, number, f"bad trade line: {e!r:.200}") from e
         return out
 
     def append_trade(self, record: TradeRecord) -> None:
@@ -89,8 +138,20 @@ class FileStore:
         self._append(record.team_id, TRADES, record.to_json(), "trades")
 
     def recent_trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
-        """The last `limit` ledger lines, newest first."""
-        return read_last(self.team_dir(team_id) / TRADES, limit, self.log)
+        """The last `limit` ledger lines, newest first (from the closed segments too)."""
+        return self._last_lines(team_id, TRADES, limit)
+
+    def trades_of_order(self, team_id: str, order_id: str) -> list[dict[str, Any]]:
+        """Every ledger line of one order (by either id), oldest first, from any segment."""
+        team_dir = self.team_dir(team_id)
+        found = set(self.indexes.holding(team_dir, "trades", "timestamp", order_id))
+        paths = [p for p in segments.segment_paths(team_dir, "trades") if p in found]
+        out: list[dict[str, Any]] = []
+        for path in [*paths, team_dir / TRADES]:
+            for data in read_lines(path, self.log):
+                if order_id in (data.get("order_id"), data.get("broker_order_id")):
+                    out.append(data)
+        return out
 
     # open orders and history
 
@@ -103,6 +164,8 @@ class FileStore:
     ) -> None:
         """Rewrite pending_orders.jsonl atomically (temp, fsync, rename; the folder is fsynced
         too for a write-ahead); remove it when no order is open."""
+        if self.read_only:
+            raise PermissionError(f"read-only store: not writing {team_id}/{PENDING}")
         folder = self.team_dir(team_id)
         path = folder / PENDING
         if not orders:
@@ -122,8 +185,37 @@ class FileStore:
         self._append(order.team_id, HISTORY, order_to_dict(order), "history")
 
     def load_order_history(self, team_id: str) -> list[Order]:
-        """Every orders.jsonl line, oldest first."""
-        return self._load_orders(self.team_dir(team_id) / HISTORY)
+        """Every orders.jsonl line of every segment, oldest first."""
+        out: list[Order] = []
+        for path in self._paths(team_id, HISTORY):
+            out.extend(self._load_orders(path))
+        return out
+
+    def find_closed_order(self, team_id: str, order_id: str) -> Order | None:
+        """The latest history line of one order (by either id): the live file first, then
+        the segments whose index names it, newest first."""
+        team_dir = self.team_dir(team_id)
+        live = self._live_history.lookup(team_dir / HISTORY, order_id)
+        if live is not None:
+            return live
+        for path in self.indexes.holding(team_dir, "orders", "updated_at", order_id):
+            found = None
+            for order in self._load_orders(path):
+                if order_id in (order.order_id, order.broker_order_id):
+                    found = order
+            if found is not None:
+                return found
+        return None
+
+    def closed_orders_newest_first(self, team_id: str) -> Iterator[Order]:
+        """Every closed order once (its latest line), the last closed first, from all
+        segments."""
+        seen: set[str] = set()
+        for path in reversed(self._paths(team_id, HISTORY)):
+            for order in reversed(self._load_orders(path)):
+                if order.order_id not in seen:
+                    seen.add(order.order_id)
+                    yield order
 
     def _load_orders(self, path: Path) -> list[Order]:
         out: list[Order] = []
@@ -146,5 +238,77 @@ class FileStore:
         self._append(team_id, ERRORS, dict(record), "errors")
 
     def recent_errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
-        """The last `limit` errors, newest first."""
-        return read_last(self.team_dir(team_id) / ERRORS, limit, self.log)
+        """The last `limit` errors, newest first (from the closed segments too)."""
+        return self._last_lines(team_id, ERRORS, limit)
+
+    # reading a competition's files from another process (qtc serve)
+
+    def team_stamp(self, team_id: str) -> tuple[tuple[str, int, int], ...]:
+        """Name, size and mtime of every file of the team: it changes when any file does."""
+        folder = self.team_dir(team_id)
+        out: list[tuple[str, int, int]] = []
+        for sub in (folder, folder / PORTFOLIO, *segments.segment_folders(folder)):
+            try:
+                entries = list(os.scandir(sub))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                out.append((entry.path, st.st_size, st.st_mtime_ns))
+        return tuple(sorted(out))
+
+    def last_snapshot(self, team_id: str) -> dict[str, Any] | None:
+        """The team's latest portfolio snapshot (the last line of its latest day or month)."""
+        folder = self.team_dir(team_id)
+        days = sorted((folder / PORTFOLIO).glob("*.jsonl"))
+        months = segments.segment_paths(folder, PORTFOLIO)
+        for path in [*reversed(days), *reversed(months)]:
+            last = read_last(path, 1, self.log)
+            if last:
+                return last[0]
+        return None
+
+
+class _LiveOrders:
+    """The latest line of each order in each live orders.jsonl, read on from where the last
+    lookup stopped (the file only grows until a rotation replaces it), so that looking up an
+    unknown id does not parse the whole file again."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+        self._files: dict[Path, tuple[int, int, dict[str, Order]]] = {}
+
+    def lookup(self, path: Path, order_id: str) -> Order | None:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self._files.pop(path, None)
+            return None
+        inode, offset, orders = self._files.get(path, (st.st_ino, 0, {}))
+        if inode != st.st_ino or st.st_size < offset:
+            offset, orders = 0, {}
+        if st.st_size > offset:
+            offset = self._read_on(path, offset, orders)
+        self._files[path] = (st.st_ino, offset, orders)
+        found = orders.get(order_id)
+        return copy.copy(found) if found is not None else None  # callers may catch it up
+
+    def _read_on(self, path: Path, offset: int, orders: dict[str, Order]) -> int:
+        with path.open("rb") as f:
+            f.seek(offset)
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    break  # a line being written: read it next time
+                offset += len(raw)
+                try:
+                    order = order_from_dict(json.loads(raw))
+                except (ValueError, KeyError, TypeError, ArithmeticError) as e:
+                    self.log.warning("Skipping malformed order line in %s: %s", path, e)
+                    continue
+                orders[order.order_id] = order
+                if order.broker_order_id:
+                    orders[order.broker_order_id] = order
+        return offset

@@ -51,9 +51,9 @@ def load_team(
             continue
         open_orders[order.order_id] = order
     for order in open_orders.values():
-        stale |= _catch_up_with_ledger(order, ledger)
+        stale |= catch_up_with_ledger(order, ledger)
     for order in closed.values():
-        _catch_up_with_ledger(order, ledger)
+        catch_up_with_ledger(order, ledger)
     keep = [o for o in closed.values() if o.updated_at >= cutoff]
     for order in sorted([*keep, *open_orders.values()], key=lambda o: o.created_at):
         if order.team_id != team_id:
@@ -65,7 +65,8 @@ def load_team(
     return Loaded(fills=fills, open_orders=len(open_orders), stale_open_file=stale)
 
 
-def _catch_up_with_ledger(order: Order, ledger: Ledger) -> bool:
+def catch_up_with_ledger(order: Order, ledger: Ledger) -> bool:
+    """Move the order's fills up to what the ledger holds for it; True if it lagged."""
     held = ledger.held(order.order_id)
     if held.qty <= order.filled_qty:
         return False

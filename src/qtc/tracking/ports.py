@@ -67,6 +67,11 @@ class TrackerView(Protocol):
         """The team's ledger lines, newest first."""
         ...
 
+    def order_trades(self, team_id: str, order_id: str) -> list[dict[str, Any]]:
+        """Every ledger line of one of the team's orders (by either id), of any age, oldest
+        first."""
+        ...
+
     def errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         """The team's errors.jsonl lines, newest first."""
         ...

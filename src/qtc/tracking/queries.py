@@ -7,7 +7,7 @@ state it keeps (its order index, ledger, store and event hub).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from qtc.tracking.applier import Applier
 from qtc.tracking.book import OrderIndex
 from qtc.tracking.events import EventHub
 from qtc.tracking.ledger import Ledger
+from qtc.tracking.loading import catch_up_with_ledger
 from qtc.tracking.ports import StatusFilter, TeamEvent
 
 
@@ -44,6 +45,11 @@ class TrackerQueries:
     def get_order(self, team_id: str, order_id: str) -> Order | None:
         """One of the team's orders (open or in history) by order_id or broker_order_id."""
         order = self.book.find(order_id)
+        if order is None:
+            # past memory retention: the history files keep every closed order
+            order = self.store.find_closed_order(team_id, order_id)
+            if order is not None:
+                catch_up_with_ledger(order, self.ledger)
         return order if order is not None and order.team_id == team_id else None
 
     def list_orders(
@@ -54,7 +60,7 @@ class TrackerQueries:
         if limit <= 0:
             return out
         started = after is None
-        for order in self.book.team_orders_newest_first(team_id):
+        for order in self._newest_first(team_id, files=status != "open"):
             if not started:
                 started = after in (order.order_id, order.broker_order_id)
                 continue
@@ -66,6 +72,20 @@ class TrackerQueries:
             if len(out) >= limit:
                 break
         return out
+
+    def _newest_first(self, team_id: str, *, files: bool) -> Iterator[Order]:
+        """The orders held in memory, then older closed ones from the history files."""
+        seen: set[str] = set()
+        for order in self.book.team_orders_newest_first(team_id):
+            seen.add(order.order_id)
+            yield order
+        if not files:
+            return
+        for order in self.store.closed_orders_newest_first(team_id):
+            if order.order_id not in seen and order.team_id == team_id:
+                seen.add(order.order_id)
+                catch_up_with_ledger(order, self.ledger)
+                yield order
 
     def portfolio(self, team_id: str) -> Portfolio:
         """The team's live portfolio (a fold over its ledger); read it, never mutate it."""
@@ -88,6 +108,10 @@ class TrackerQueries:
     def trades(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         """The team's ledger lines, newest first."""
         return self.store.recent_trades(team_id, limit)
+
+    def order_trades(self, team_id: str, order_id: str) -> list[dict[str, Any]]:
+        """Every ledger line of one of the team's orders, from every segment, oldest first."""
+        return self.store.trades_of_order(team_id, order_id)
 
     def errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         """The team's errors.jsonl lines, newest first."""

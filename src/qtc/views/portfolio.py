@@ -72,6 +72,8 @@ def snapshot_record(
         },
         "equity": dec_str(equity),
         "market_value": dec_str(equity),  # the old name of `equity`, kept for one release
+        # the prices that value the positions, so the files alone can show them (qtc serve)
+        "prices": {s: dec_str(prices[s]) for s in sorted(book.positions) if s in prices},
         "realized_pnl": dec_str(book.realized_pnl),
         "fill_count": book.fill_count,
     }

@@ -30,9 +30,25 @@ def _portfolio(state: ApiState, team_id: str) -> Portfolio:
 
 
 @router.get("/trades", response_model=TradesOut, summary="The team's fills, newest first")
-async def trades(request: Request, team_id: CurrentTeam, limit: LimitQuery = 100) -> JSONResponse:
-    """Ledger lines, one per execution, as written to trades.jsonl."""
-    lines = _state(request).tracker.trades(team_id, limit)
+async def trades(
+    request: Request,
+    team_id: CurrentTeam,
+    limit: LimitQuery = 100,
+    order_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=128,
+            description="Only this order's fills (either id), of any age, oldest first.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Ledger lines, one per execution, as written to trades.jsonl (and its segments)."""
+    tracker = _state(request).tracker
+    if order_id is None:
+        lines = tracker.trades(team_id, limit)
+    else:
+        lines = tracker.order_trades(team_id, order_id)[:limit]
     return JSONResponse({"team_id": team_id, "count": len(lines), "trades": plain(lines)})
 
 
