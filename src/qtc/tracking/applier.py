@@ -23,6 +23,18 @@ from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import Change, apply_change, decide
 from qtc.tracking.events import EventHub
 from qtc.tracking.ledger import Ledger
+from qtc.tracking.logfields import about
+
+# the broker acknowledging what was asked: the order's own lines already said it (DEBUG)
+_ACKNOWLEDGED = frozenset(
+    {
+        OrderStatus.PENDING_NEW,
+        OrderStatus.ACCEPTED,
+        OrderStatus.NEW,
+        OrderStatus.PENDING_CANCEL,
+        OrderStatus.PENDING_REPLACE,
+    }
+)
 
 
 @dataclass(slots=True)
@@ -176,7 +188,8 @@ class Applier:
         return True
 
     def _fill_booked(self, order: Order, fill: Fill, record: Mapping[str, Any]) -> None:
-        self.log.info(
+        # DEBUG: the "Updated order" line that follows says it too, with the order's progress
+        self.log.debug(
             "Fill for order %s: %s %s %s @ %s (filled %s/%s)",
             order.order_id,
             order.side.value,
@@ -185,18 +198,21 @@ class Applier:
             dec_str(fill.price),
             dec_str(fill.cum_filled_qty),
             dec_str(order.quantity),
+            extra=about(order),
         )
         if self.hub.wants(order.team_id):
             self.hub.publish(order.team_id, "fill", record, fill.timestamp)
         self.write_snapshot(order.team_id)
 
     def _after_change(self, order: Order, was_open: bool, out: Outcome) -> None:
-        self.log.info(
+        self.log.log(
+            logging.DEBUG if order.status in _ACKNOWLEDGED else logging.INFO,
             "Updated order %s: status=%s, filled=%s/%s",
             order.order_id,
             order.status.value,
             dec_str(order.filled_qty),
             dec_str(order.quantity),
+            extra=about(order),
         )
         if out.filled:
             self.log.info(
@@ -205,6 +221,7 @@ class Applier:
                 order.symbol,
                 dec_str(order.filled_avg_price),
                 dec_str(order.requested_price),
+                extra=about(order),
             )
         if not order.is_open:
             # a late fill on a closed order writes an updated history line (the last one wins)
@@ -266,6 +283,7 @@ class Applier:
             order.order_id,
             order.broker_status,
             reason,
+            extra=about(order),
         )
         self.record_error(
             order.team_id,
@@ -334,6 +352,7 @@ class Applier:
             order.order_id,
             team_id,
             snap.broker_order_id,
+            extra=about(order),
         )
         out.adopted = True
         out.changed = True
