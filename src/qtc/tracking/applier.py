@@ -165,7 +165,7 @@ class Applier:
             self._close(order)
         if change.empty:
             return True
-        was_open = order.is_open
+        was_open, before = order.is_open, order.status
         if change.fill is not None:
             broker_id = change.broker_order_id or order.broker_order_id
             try:
@@ -182,7 +182,7 @@ class Applier:
         if change.visible:
             out.changed = True
             out.filled = change.status is OrderStatus.FILLED
-            self._after_change(order, was_open, out)
+            self._after_change(order, was_open, out, before)
         elif was_open:
             self.mark_dirty(order.team_id)
         return True
@@ -204,9 +204,14 @@ class Applier:
             self.hub.publish(order.team_id, "fill", record, fill.timestamp)
         self.write_snapshot(order.team_id)
 
-    def _after_change(self, order: Order, was_open: bool, out: Outcome) -> None:
+    def _after_change(
+        self, order: Order, was_open: bool, out: Outcome, before: OrderStatus
+    ) -> None:
+        # INFO when the order's status moves on (or a fill lands on a closed order); an
+        # acknowledgement, or one more partial fill of a partially filled order, is DEBUG
+        quiet = order.status in _ACKNOWLEDGED or (order.status is before and order.is_open)
         self.log.log(
-            logging.DEBUG if order.status in _ACKNOWLEDGED else logging.INFO,
+            logging.DEBUG if quiet else logging.INFO,
             "Updated order %s: status=%s, filled=%s/%s",
             order.order_id,
             order.status.value,
