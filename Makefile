@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/qtc run --demo
+	$(BIN)/qtc run --demo --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

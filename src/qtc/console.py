@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +15,35 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s: %(message)s"
+from qtc.logsetup import TEXT_FORMAT, LogPipeline, level_number, make_formatter, rotating_file
+from qtc.logsetup import setup_logging as setup_logging_to
+
+LOG_FORMAT = TEXT_FORMAT
 
 
-def setup_logging(log_file: Path, console: Console, level: int = logging.INFO) -> None:
-    """Log to a rotated file and to the terminal (above the live status line)."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.setLevel(level)
-    file_handler = RotatingFileHandler(log_file, maxBytes=20_000_000, backupCount=5)
-    file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root.addHandler(file_handler)
-    terminal = RichHandler(console=console, show_path=False, rich_tracebacks=False)
-    terminal.setLevel(level)
+def setup_logging(
+    log_file: Path,
+    console: Console,
+    level: str | int = "INFO",
+    *,
+    quiet: bool = False,
+    log_format: str = "text",
+) -> LogPipeline:
+    """Log to a rotated file and to the terminal (above the live status line), through a queue
+    so that no minute waits on log I/O. `quiet`: the terminal shows only warnings and errors
+    (the file still gets every line at `level`). Stop the returned pipeline at shutdown."""
+    file_handler = rotating_file(log_file, log_format)
+    terminal: logging.Handler
+    if log_format == "json":
+        terminal = logging.StreamHandler(sys.stderr)
+        terminal.setFormatter(make_formatter(log_format))
+    else:
+        terminal = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    terminal.setLevel(max(level_number(level), logging.WARNING) if quiet else level_number(level))
     # lines the console already shows in their own words
     terminal.addFilter(lambda record: getattr(record, "terminal", True))
-    root.addHandler(terminal)
-    for noisy in ("uvicorn.error", "websockets", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # one line per API request would drown the orchestrator's log: it gets a file of its own
-    access = logging.getLogger("qtc.api.access")
-    access.propagate = False
-    for handler in list(access.handlers):
-        access.removeHandler(handler)
-    access_handler = RotatingFileHandler(
-        log_file.with_name("qtc-api-access.log"), maxBytes=20_000_000, backupCount=3
-    )
-    access_handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    access.addHandler(access_handler)
+    access = rotating_file(log_file.with_name("qtc-api-access.log"), log_format, backups=3)
+    return setup_logging_to([file_handler, terminal], level=level, access_handler=access)
 
 
 def startup_error(console: Console, message: str) -> int:

@@ -17,6 +17,7 @@ from qtc.domain.market import Bar
 from qtc.domain.orders import Order
 from qtc.domain.signals import CancelIntent, Intent, OrderIntent, intent_record, validate_signal
 from qtc.domain.times import MINUTE
+from qtc.log_context import current_minute
 from qtc.market.base import MarketFeed
 from qtc.strategies.results import StrategyResult
 from qtc.strategies.teams import TeamSpec
@@ -30,6 +31,8 @@ log = logging.getLogger("qtc.orchestrator")
 
 class Calendar(Protocol):
     def is_open(self, symbol: str, minute: datetime) -> bool: ...
+
+    def next_open(self, after: datetime) -> datetime: ...
 
 
 class Strategies(Protocol):
@@ -107,9 +110,12 @@ class Orchestrator:
         venue: Venue | None = None,
         history_minutes: int = 60,
         skip_stale: bool = False,
+        fast_forward_closed: bool = False,
     ) -> None:
         """`skip_stale` (live runs): a minute whose turn comes after the next one has also ended
-        is skipped, never run on old bars. Listeners (`listen`) hear of each minute."""
+        is skipped, never run on old bars. `fast_forward_closed` (simulated runs): while no
+        symbol trades, the clock jumps to the minute before the next open instead of pacing
+        through the night. Listeners (`listen`) hear of each minute."""
         self.teams = {spec.team_id: spec for spec in teams}
         self.tracker = tracker
         self.strategies = strategies
@@ -119,6 +125,7 @@ class Orchestrator:
         self.venue = venue
         self.history_minutes = history_minutes
         self.skip_stale = skip_stale
+        self.fast_forward_closed = fast_forward_closed
         self.listeners: list[MinuteListener] = []
         self.skipped = SkippedMinutes()
         self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
@@ -143,6 +150,10 @@ class Orchestrator:
         """Run each minute once it has passed on the clock, until `last_minute` or `stop()`."""
         minute = first_minute
         while not self._stop.is_set() and (last_minute is None or minute <= last_minute):
+            if self.fast_forward_closed:
+                minute = self.past_the_closed_market(minute)
+                if last_minute is not None and minute > last_minute:
+                    break
             if not await self._wait_for(minute + MINUTE):
                 break
             if self.skip_stale:
@@ -155,6 +166,21 @@ class Orchestrator:
                     minute = latest
             await self.run_minute(minute)
             minute += MINUTE
+
+    def past_the_closed_market(self, minute: datetime) -> datetime:
+        """`minute`, or, when nothing trades in it nor in the next one, the minute before the
+        next session opens (the strategies see the open coming, as in a contiguous run)."""
+        if self.open_symbols(minute) or self.open_symbols(minute + MINUTE):
+            return minute
+        resume = self.calendar.next_open(minute) - MINUTE
+        if resume <= minute:
+            return minute
+        log.info(
+            "Market closed: fast-forwarding to %s, the minute before the next open",
+            resume.strftime("%Y-%m-%d %H:%M UTC"),
+            extra={"minute": minute},
+        )
+        return resume
 
     def skip_minutes(self, first: datetime, last: datetime) -> None:
         """Record and log, once, the minutes `first`..`last` as skipped (they have passed)."""
@@ -191,6 +217,13 @@ class Orchestrator:
 
     async def run_minute(self, minute: datetime) -> MinuteReport:
         """One market minute, as a story."""
+        token = current_minute.set(minute)  # every line logged from here on names the minute
+        try:
+            return await self._run_minute(minute)
+        finally:
+            current_minute.reset(token)
+
+    async def _run_minute(self, minute: datetime) -> MinuteReport:
         started = time.perf_counter()
         report = MinuteReport(minute=minute)
         await self.feed.refresh(minute)
@@ -362,7 +395,7 @@ class Orchestrator:
                 self.tracker.record_error(team_id, "order", str(e), intent_record(intent))
             except QTCError as e:
                 errors += 1
-                log.warning("Order for team %s failed: %s", team_id, e)
+                log.warning("Order for team %s failed: %s", team_id, e, extra={"team": team_id})
                 self.tracker.record_error(team_id, "order", str(e), intent_record(intent))
         return orders, cancels, errors
 

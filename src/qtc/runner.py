@@ -15,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from qtc.console import StatusLine, make_console, print_summary, setup_logging, startup_error
+from qtc.domain.market import is_crypto
 from qtc.domain.times import MINUTE
+from qtc.logsetup import add_log_arguments
+from qtc.market.simulated import DEFAULT_UNIVERSE
 from qtc.orchestrator import MinuteReport, Orchestrator
 from qtc.service_notify import notifier_for_this_process
 from qtc.settings import Settings
@@ -31,11 +35,13 @@ from qtc.wiring import (
 )
 
 log = logging.getLogger("qtc.run")
+DEMO_NEXT_SESSION_MINUTES = 20
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_TEAMS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("buyhold", "buy_and_hold", {}),
     ("meanrev", "mean_reversion", {}),
-    ("stale", "stale_canceler", {}),
+    # orders larger than a minute of the thin demo market takes: partial fills, then cancels
+    ("stale", "stale_canceler", {"order_value": 15000}),
 )
 
 
@@ -63,6 +69,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-api", action="store_true", help="do not serve the team API")
     parser.add_argument("--reconcile-interval", type=float, help="seconds between reconciles")
     parser.add_argument("--log-file", type=Path, help="default logs/qtc-orchestrator.log")
+    add_log_arguments(parser)
     parser.add_argument(
         "--market",
         choices=("simulated", "alpaca"),
@@ -91,6 +98,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for flag, name in (
         ("data_dir", "data_dir"),
         ("log_file", "log_file"),
+        ("log_level", "log_level"),
+        ("log_format", "log_format"),
         ("reconcile_interval", "reconcile_interval"),
         ("api_host", "api_host"),
         ("api_port", "api_port"),
@@ -105,11 +114,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             overrides[name] = value
     if args.no_api:
         overrides["api_enabled"] = False
+    if getattr(args, "quiet", False):
+        overrides["quiet"] = True
     if getattr(args, "require_isolation", False):
         overrides["require_isolation"] = True
     if args.demo:
         overrides.setdefault("data_dir", Path("demo-data"))
-        overrides.setdefault("duration_minutes", 240)
+        # the close (day orders expire), the night skipped, the next open (gtc orders carry on)
+        overrides.setdefault("minutes_into_next_session", DEMO_NEXT_SESSION_MINUTES)
+        overrides.setdefault("fast_forward_closed", True)
+        # equities only: crypto trades all night, and the night is what the demo skips
+        overrides.setdefault("symbols", [s for s in DEFAULT_UNIVERSE if not is_crypto(s)])
         # a thin market, so that a newcomer sees orders fill partially over several minutes
         overrides.setdefault("participation", Decimal("0.0002"))
     return Settings(**overrides)
@@ -141,28 +156,37 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as e:
         return startup_error(console, str(e))
     try:
-        setup_logging(settings.log_file, console)
+        logs = setup_logging(
+            settings.log_file,
+            console,
+            settings.log_level,
+            quiet=settings.quiet,
+            log_format=settings.log_format,
+        )
     except OSError as e:
         return startup_error(console, f"cannot write the log file {settings.log_file} ({e})")
     try:
-        specs = team_specs(args)
-        start = _parse_start(args.start)
-    except (ValueError, OSError) as e:
-        return startup_error(console, str(e))
-    if not specs:
-        return startup_error(console, "no teams: give --teams, --registry or --demo")
-    market = args.market or ("alpaca" if settings.use_alpaca else "simulated")
-    return asyncio.run(
-        _run(
-            settings,
-            specs,
-            start=start,
-            market=market,
-            bars=args.bars,
-            demo=args.demo,
-            console=console,
+        try:
+            specs = team_specs(args)
+            start = _parse_start(args.start)
+        except (ValueError, OSError) as e:
+            return startup_error(console, str(e))
+        if not specs:
+            return startup_error(console, "no teams: give --teams, --registry or --demo")
+        market = args.market or ("alpaca" if settings.use_alpaca else "simulated")
+        return asyncio.run(
+            _run(
+                settings,
+                specs,
+                start=start,
+                market=market,
+                bars=args.bars,
+                demo=args.demo,
+                console=console,
+            )
         )
-    )
+    finally:
+        logs.stop()  # every queued line reaches the file before the process ends
 
 
 def _parse_start(raw: str | None) -> datetime | None:
@@ -213,14 +237,13 @@ async def _run(
     api_url = (
         f"http://{settings.api_host}:{settings.api_port}" if parts.api_server is not None else None
     )
-    log.info(
-        "QTC run: %d teams, broker=%s, market=%s, data=%s, API %s",
-        len(specs),
-        parts.broker_name,
-        market,
-        settings.data_dir,
-        api_url or "off",
+    started = (
+        f"QTC run: {len(specs)} teams, broker={parts.broker_name}, market={market}, "
+        f"data={settings.data_dir}, API {api_url or 'off'}"
     )
+    # on the console even when it is quiet: what runs, and where
+    console.print(escape(started), soft_wrap=True)
+    log.info("%s", started, extra={"terminal": False})
     for team_id, key in parts.demo_keys.items():
         console.print(f"API key for team [bold]{team_id}[/bold]: {key}")
 
@@ -245,6 +268,14 @@ async def _run(
     print_summary(console, orchestrator.leaderboard())
     if stop_requested():
         log.info("Stopped by signal; open orders stay tracked on disk for the next start")
+    totals = orchestrator.totals
+    log.info(
+        "QTC run finished: %d minutes, %d orders, last minute %s (exit code %d)",
+        totals.minutes,
+        sum(totals.orders.values()),
+        totals.last_minute.isoformat() if totals.last_minute else "none",
+        exit_code,
+    )
     return exit_code
 
 
@@ -255,16 +286,11 @@ async def run_session(
 ) -> int:
     """Run the background loops and the minutes until the duration ends or `stop()`;
     then shut down cleanly (`on_stopping` is told first). Returns the exit code."""
-    settings = parts.settings
     orchestrator = parts.orchestrator
     background: list[asyncio.Task[Any]] = [
         asyncio.create_task(coro, name=name) for name, coro in parts.background().items()
     ]
-    last = (
-        parts.first_minute + MINUTE * (settings.duration_minutes - 1)
-        if settings.duration_minutes
-        else None
-    )
+    last = parts.last_minute
 
     orchestrator.listen(_Progress(parts, on_minute))
     exit_code = 0

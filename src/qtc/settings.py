@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +17,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     log_file: Path = Path("logs/qtc-orchestrator.log")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    quiet: bool = False  # the console shows the status line, warnings and errors only
     reconcile_interval: float = 30.0
     retention_days: float = 7.0
     cleanup_interval: float = 3600.0
@@ -28,6 +32,10 @@ class Settings(BaseSettings):
     speed: float = 400.0  # accelerated clock: simulated time runs this many times faster
     seed: int = 42
     duration_minutes: int | None = None
+    # simulated runs: stop this many minutes into the next session (the demo), unless a
+    # duration ends the run first; and jump over the closed market instead of pacing it
+    minutes_into_next_session: int | None = Field(default=None, ge=1)
+    fast_forward_closed: bool = False
 
     strategy_timeout: float = 5.0
     strategy_memory_mb: int = 512
@@ -49,6 +57,17 @@ class Settings(BaseSettings):
     alpaca_stream_url: str | None = Field(default=None, validation_alias="ALPACA_STREAM_URL")
     alpaca_data_url: str | None = Field(default=None, validation_alias="ALPACA_DATA_URL")
     alpaca_rate_limit_per_minute: int = 190
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: Any) -> Any:
+        """`QTC_LOG_LEVEL=debug` is as good as `DEBUG`."""
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def use_alpaca(self) -> bool:

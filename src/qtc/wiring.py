@@ -79,6 +79,19 @@ class Components:
     lock: DataDirLock | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def last_minute(self) -> datetime | None:
+        """The run's last minute: after `duration_minutes`, or `minutes_into_next_session`
+        into the session after the first minute's, whichever comes first; None: no end."""
+        ends = []
+        settings = self.settings
+        if settings.duration_minutes:
+            ends.append(self.first_minute + MINUTE * (settings.duration_minutes - 1))
+        if settings.minutes_into_next_session:
+            next_open = self.calendar.next_open(self.first_minute)
+            ends.append(next_open + MINUTE * (settings.minutes_into_next_session - 1))
+        return min(ends) if ends else None
+
     def background(self) -> dict[str, Coroutine[Any, Any, Any]]:
         """The loops that run beside the minute: stream, reconcile, cleanup, API."""
         loops: dict[str, Coroutine[Any, Any, Any]] = {
@@ -274,6 +287,7 @@ async def _build(
         venue=venue.simulated,
         history_minutes=settings.history_minutes,
         skip_stale=live,
+        fast_forward_closed=settings.fast_forward_closed and not live,
     )
     if plan.skipped is not None:
         orchestrator.skip_minutes(*plan.skipped)
@@ -369,17 +383,18 @@ def build_venue(
 def build_tracker(
     settings: Settings, specs: list[TeamSpec], broker: Broker, clock: Clock, speed: float
 ) -> OrderTracker:
-    """The order tracker over the team files; intervals are real seconds, so an accelerated
-    clock counts them faster."""
+    """The order tracker over the team files; its intervals are real seconds, which a clock
+    `speed` times faster counts as `speed` times as many of its own."""
     return OrderTracker(
         store=FileStore(settings.data_dir),
         broker=broker,
         clock=clock,
         teams={spec.team_id: spec.capital for spec in specs},
-        reconcile_interval=settings.reconcile_interval * speed,
+        reconcile_interval=settings.reconcile_interval,
         retention_days=settings.retention_days,
-        cleanup_interval=settings.cleanup_interval * speed,
+        cleanup_interval=settings.cleanup_interval,
         market_margin=settings.market_order_margin,
+        speed=speed,
     )
 
 

@@ -16,6 +16,7 @@ from qtc.tracking import change as changes
 from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import Change, decide
 from qtc.tracking.ledger import Ledger
+from qtc.tracking.logfields import about
 from qtc.tracking.recorder import Recorder
 
 
@@ -116,6 +117,7 @@ class Applier:
             order.order_id,
             order.broker_status,
             reason,
+            extra=about(order),
         )
         self.recorder.record_error(
             order.team_id,
@@ -166,6 +168,7 @@ class Applier:
             order.order_id,
             team_id,
             snap.broker_order_id,
+            extra=about(order),
         )
         out.adopted = True
         out.changed = True

@@ -17,6 +17,7 @@ from qtc.domain.orders import BrokerOrder, Order, UnreadableOrder
 from qtc.tracking.applier import Applier, Outcome
 from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import lost_verdict
+from qtc.tracking.logfields import about
 from qtc.tracking.recorder import Recorder
 
 Listed = BrokerOrder | UnreadableOrder
@@ -127,7 +128,7 @@ class Reconciler:
         """One cycle; orders in `in_flight` (submit not yet answered) are left alone."""
         held_open = list(self.book.all_open())
         result = ReconcileResult(checked=len(held_open))
-        self.log.info("Reconciling %d pending orders with %s", len(held_open), self._venue)
+        self.log.info("Reconciling %d pending orders with %s...", len(held_open), self._venue)
         try:
             listed, result.requests = await list_open_orders(
                 self.broker, self.page_size, [o.order_id for o in held_open]
@@ -173,7 +174,9 @@ class Reconciler:
 
     @property
     def _venue(self) -> str:
-        return "Alpaca" if self.broker.name == "alpaca" else "broker"
+        return {"alpaca": "Alpaca", "simulated": "the simulated exchange"}.get(
+            self.broker.name, self.broker.name
+        )
 
     def _unreadable(self, item: UnreadableOrder, result: ReconcileResult) -> Order | None:
         """An order the broker lists that QTC cannot read: a team's order is quarantined (alone:
@@ -225,6 +228,7 @@ class Reconciler:
                 self.log.warning(
                     "Order %s never reached the broker (its submit got no answer); rejecting it",
                     order.order_id,
+                    extra=about(order),
                 )
                 self.applier.close_locally(
                     order,
@@ -237,9 +241,15 @@ class Reconciler:
                 self.applier.quarantine(order, e.order.raw_status, e.order.reason)
                 continue
             except BrokerError as e:
-                self.log.warning("Could not look up order %s at load: %s", order.order_id, e)
+                self.log.warning(
+                    "Could not look up order %s at load: %s", order.order_id, e, extra=about(order)
+                )
                 continue
-            self.log.info("Adopting order %s found at broker after restart", order.order_id)
+            self.log.info(
+                "Adopting order %s found at broker after restart",
+                order.order_id,
+                extra=about(order),
+            )
             self.applier.apply(snap, None, snap.updated_at)
 
     async def _fetch_missing(self, order: Order, result: ReconcileResult) -> None:
@@ -260,7 +270,9 @@ class Reconciler:
             return
         except BrokerError as e:
             # a timeout is no strike; an unreadable answer must not stop the other orders
-            self.log.warning("Could not look up order %s: %s", order.order_id, e)
+            self.log.warning(
+                "Could not look up order %s: %s", order.order_id, e, extra=about(order)
+            )
             return
         result.add(self.applier.apply(snap, None, snap.updated_at))
 
@@ -273,16 +285,20 @@ class Reconciler:
                 order.order_id,
                 order.not_found_count,
                 LOST_AFTER,
+                extra=about(order),
             )
             return
         if verdict == "keep":
             self.log.warning(
                 "Order %s (pending_cancel) still not found at broker; keeping it open",
                 order.order_id,
+                extra=about(order),
             )
             return
         reason = f"not found at broker after {order.not_found_count} lookups"
-        self.log.warning("Order %s lost: %s; closing it as rejected", order.order_id, reason)
+        self.log.warning(
+            "Order %s lost: %s; closing it as rejected", order.order_id, reason, extra=about(order)
+        )
         self.applier.close_locally(order, OrderStatus.REJECTED, reason)
         result.lost += 1
         result.updated += 1

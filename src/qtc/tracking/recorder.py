@@ -33,8 +33,9 @@ class ChangeListener(Protocol):
     def fill_booked(self, order: Order, fill: Fill, record: Mapping[str, Any]) -> None:
         """A fill's ledger line is on disk (`record` is that line)."""
 
-    def order_changed(self, order: Order, filled: bool) -> None:
-        """The order changed in a way teams see (`filled`: it has just become filled)."""
+    def order_changed(self, order: Order, before: OrderStatus, filled: bool) -> None:
+        """The order changed in a way teams see (`before`: its status until now; `filled`: it
+        has just become filled)."""
 
 
 class Recorder:
@@ -75,7 +76,7 @@ class Recorder:
             self._close(order)
         if change.empty:
             return True
-        was_open = order.is_open
+        was_open, before = order.is_open, order.status
         record: Mapping[str, Any] | None = None
         if change.fill is not None:
             broker_id = change.broker_order_id or order.broker_order_id
@@ -103,7 +104,7 @@ class Recorder:
         if change.visible:
             filled = change.status is OrderStatus.FILLED
             for listener in self.listeners:
-                listener.order_changed(order, filled)
+                listener.order_changed(order, before, filled)
         return True
 
     # the open-orders file, batched

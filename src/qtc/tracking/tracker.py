@@ -37,6 +37,7 @@ from qtc.tracking.events import EventHub
 from qtc.tracking.intake import check_affordable, new_order, order_request
 from qtc.tracking.ledger import Ledger
 from qtc.tracking.loading import load_team
+from qtc.tracking.logfields import about
 from qtc.tracking.notify import LiveEvents, OrderLog, SnapshotAfterFill
 from qtc.tracking.ports import TrackerView
 from qtc.tracking.queries import TrackerQueries
@@ -64,8 +65,12 @@ class OrderTracker(TrackerQueries):
         flush_delay: float = 0.1,
         market_margin: Decimal = Decimal("0.05"),
         logger: logging.Logger | None = None,
+        speed: float = 1.0,
     ) -> None:
         """`teams`: team_id -> initial cash. Nothing is read until `load()`.
+
+        `reconcile_interval` and `cleanup_interval` are real seconds; `speed` is how many of
+        the clock's seconds pass in one real second (an accelerated clock counts them faster).
 
         `flush_delay`: seconds during which changes to open orders are gathered into one
         rewrite of a team's pending_orders.jsonl (new orders are written ahead at once).
@@ -77,6 +82,7 @@ class OrderTracker(TrackerQueries):
         self.reconcile_interval = reconcile_interval
         self.retention = timedelta(days=retention_days)
         self.cleanup_interval = cleanup_interval
+        self.speed = speed
         self.market_margin = market_margin
         self.log = logger or logging.getLogger("qtc.tracker")
         self.book = OrderIndex()
@@ -155,22 +161,22 @@ class OrderTracker(TrackerQueries):
                 await self.clock.sleep_until(self.clock.now() + _RETRY_STREAM)
 
     async def run_reconcile_loop(self) -> None:
-        """Reconcile every `reconcile_interval` seconds of the clock, forever."""
+        """Reconcile every `reconcile_interval` real seconds, forever."""
         self.log.info(
-            "Starting background order reconciliation loop (%gs interval)",
+            "Starting background order reconciliation loop (%gs interval)...",
             self.reconcile_interval,
         )
         while True:
             await self.clock.sleep_until(
-                self.clock.now() + timedelta(seconds=self.reconcile_interval)
+                self.clock.now() + timedelta(seconds=self.reconcile_interval * self.speed)
             )
             await self._reconcile_logged()
 
     async def run_cleanup_loop(self) -> None:
-        """Drop old terminal orders from memory every `cleanup_interval` seconds, forever."""
+        """Drop old terminal orders from memory every `cleanup_interval` real seconds, forever."""
         while True:
             await self.clock.sleep_until(
-                self.clock.now() + timedelta(seconds=self.cleanup_interval)
+                self.clock.now() + timedelta(seconds=self.cleanup_interval * self.speed)
             )
             self.cleanup(self.clock.now())
 
@@ -235,6 +241,7 @@ class OrderTracker(TrackerQueries):
                 order.order_type.value,
                 order.order_id,
                 order.symbol,
+                extra=about(order),
             )
             await self._send(order)
         finally:
@@ -249,7 +256,9 @@ class OrderTracker(TrackerQueries):
             snap = await self.broker.submit(request)
             crash_point("broker.submit.after")
         except OrderRejected as e:
-            self.log.warning("Order %s rejected by broker: %s", order.order_id, e.reason)
+            self.log.warning(
+                "Order %s rejected by broker: %s", order.order_id, e.reason, extra=about(order)
+            )
             self.applier.close_locally(order, OrderStatus.REJECTED, e.reason)
             return
         except BrokerAuthError as e:
@@ -257,7 +266,12 @@ class OrderTracker(TrackerQueries):
             return
         except BrokerError as e:
             # the order may or may not have arrived: look, never resubmit blindly
-            self.log.warning("Submit of order %s failed (%s); looking it up", order.order_id, e)
+            self.log.warning(
+                "Submit of order %s failed (%s); looking it up",
+                order.order_id,
+                e,
+                extra=about(order),
+            )
             try:
                 snap = await self.broker.get_order_by_client_id(order.order_id)
             except OrderNotFound:
@@ -265,10 +279,16 @@ class OrderTracker(TrackerQueries):
                 self.log.warning(
                     "Order %s not found at broker yet; reconciliation will settle it",
                     order.order_id,
+                    extra=about(order),
                 )
                 return
             except BrokerError as lookup_error:
-                self.log.warning("Lookup of order %s failed: %s", order.order_id, lookup_error)
+                self.log.warning(
+                    "Lookup of order %s failed: %s",
+                    order.order_id,
+                    lookup_error,
+                    extra=about(order),
+                )
                 return
         self.applier.apply(snap, None, snap.updated_at)
 
@@ -324,7 +344,12 @@ class OrderTracker(TrackerQueries):
         if (order.status, order.updated_at, order.filled_qty) == before:
             # unless the broker already said how the cancel went (an event came first)
             self.applier.cancel_requested(order)
-        self.log.info("Cancel requested for order %s (%s)", order.order_id, order.status.value)
+        self.log.info(
+            "Cancel requested for order %s (%s)",
+            order.order_id,
+            order.status.value,
+            extra=about(order),
+        )
         return order
 
     async def apply_update(self, update: TradeUpdate) -> None:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from qtc.exchange.server.control_token import CONTROL_TOKEN_ENV, CONTROL_TOKEN_HEADER
-from qtc.exchange.server.local_exchange import DEFAULT_KEY, DEFAULT_SECRET, build_local_exchange
+from qtc.exchange.server.local_exchange import (
+    DEFAULT_KEY,
+    DEFAULT_SECRET,
+    ExchangeConfig,
+    build_local_exchange,
+)
 from qtc.exchange.server.options import OptionError, exchange_config
+from qtc.logsetup import LogPipeline, add_log_arguments, make_formatter, setup_logging
 
 DEFAULT_PORT = 8765
 TOKEN_LINE = "QTC exchange control token"
 
 log = logging.getLogger("qtc.exchange")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,20 +69,40 @@ def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve /qtc/* (faults, clock, status overrides) to anyone, without a token",
     )
+    add_log_arguments(parser, quiet=False)
 
 
 def exchange_command(args: argparse.Namespace) -> int:
     """Build the exchange from the flags, print its URLs, and serve until interrupted."""
+    try:
+        config, token_generated = exchange_config(args)
+    except OptionError as e:
+        return _startup_error(str(e))
+    try:
+        logs = _setup_logging(args)
+    except ValueError as e:  # QTC_LOG_LEVEL or QTC_LOG_FORMAT the flags would have refused
+        return _startup_error(str(e))
+    try:
+        return _serve(args, config, token_generated)
+    finally:
+        logs.stop()
+
+
+def _setup_logging(args: argparse.Namespace) -> LogPipeline:
+    """Log lines to stderr, at --log-level (or QTC_LOG_LEVEL), as --log-format says."""
+    level = args.log_level or os.environ.get("QTC_LOG_LEVEL", "INFO")
+    log_format = args.log_format or os.environ.get("QTC_LOG_FORMAT", "text").lower()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(make_formatter(log_format, TEXT_FORMAT))
+    return setup_logging([handler], level=level)
+
+
+def _serve(args: argparse.Namespace, config: ExchangeConfig, token_generated: bool) -> int:
     import uvicorn
 
     from qtc.connection_limits import bind_socket
     from qtc.exchange.server.thread import uvicorn_config
 
-    try:
-        config, token_generated = exchange_config(args)
-    except OptionError as e:
-        return _startup_error(str(e))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     exchange = build_local_exchange(config)
     # Bind first so that --port 0 can print the port it got before serving.
     try:
