@@ -4,7 +4,8 @@ The same run as `bench.minute_bench` (trivial strategies, a clock that never wai
 `metrics_enabled=false` and once with it on, alternating for a few rounds so that the machine's
 drift hits both alike. With metrics on, the registry is also scraped once a minute (between
 minutes, as Prometheus would, on the event loop): its time is printed apart, since it delays
-the loop, not the minute.
+the loop, not the minute. The minute is fsync-bound and noisy on a shared machine, so the
+recorder's own work for one minute's reports is timed too, without the noise.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from bench.minute_bench import MINUTES, STRATEGY, WARMUP
+from qtc.metrics.recorder import Recorder
 from qtc.orchestrator import MinuteReport
 from qtc.runner import run_session
 from qtc.settings import Settings
@@ -62,6 +64,21 @@ async def measure(teams: int, data_dir: Path, metrics: bool) -> tuple[list[float
     return minutes[WARMUP:], scrapes
 
 
+def recorder_work_ms(teams: int, metrics: bool, repeat: int = 50) -> float:
+    """Real ms the recorder spends on one minute's reports: every team's call and one fill per
+    team (more than the benchmark's resting orders make), a reconcile and the minute itself."""
+    ids = [f"t{i:04d}" for i in range(teams)]
+    recorder = Recorder(CollectorRegistry(auto_describe=False) if metrics else None, ids)
+    started = time.perf_counter()
+    for _ in range(repeat):
+        for team_id in ids:
+            recorder.strategy_call(team_id, 0.01, False)
+            recorder.trade_appended(0.001)
+        recorder.reconciled(True, 0.01)
+        recorder.minute_done(1.0)
+    return (time.perf_counter() - started) / repeat * 1000
+
+
 def main() -> None:
     teams = int(sys.argv[2]) if len(sys.argv) > 2 else 500
     samples: dict[bool, list[float]] = {False: [], True: []}
@@ -87,6 +104,12 @@ def main() -> None:
         f"metrics cost on the minute p50: {ratio * 100:+.1f}% ({verdict} the {TARGET:.0%} "
         f"target); one scrape of /metrics p50 {statistics.median(scrapes) * 1000:.1f} ms, "
         f"max {max(scrapes) * 1000:.1f} ms ({teams} teams, {len(scrapes)} scrapes)"
+    )
+    work_on, work_off = recorder_work_ms(teams, True), recorder_work_ms(teams, False)
+    print(
+        f"recorder work per minute ({teams} calls, {teams} fills): on {work_on:.2f} ms, "
+        f"off {work_off:.2f} ms = {(work_on - work_off) / (off * 1000) * 100:.2f}% of the "
+        "minute p50 (the p50 ratio above is mostly the machine's noise)"
     )
 
 
