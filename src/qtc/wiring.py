@@ -306,30 +306,10 @@ async def _build(
         strategies=strategies,
         first_minute=first,
         recorder=recorder,
-        readiness=Readiness(
-            recorder.facts,
-            venue.stream,
-            market_open=lambda: stock_market_open(calendar, clock.now()),
-            minute_seconds=60.0 / speed,
-            reconcile_seconds=settings.reconcile_interval,
-            wall=recorder.wall,
-        ),
+        readiness=build_monitoring(settings, recorder, tracker, venue, calendar, clock, speed),
         journal=engine,
         limiter=limiter,
     )
-    if registry is not None:
-        registry.register(
-            RunStateCollector(
-                RunState(
-                    orders_by_status=tracker.orders_by_status,
-                    open_orders=tracker.open_order_count,
-                    sse_subscribers=tracker.subscriber_count,
-                    stream=venue.stream,
-                    data_dir=settings.data_dir,
-                ),
-                recorder,
-            )
-        )
     if keys is not None:
         build_api(parts, keys, specs if demo_keys else [])
     return parts
@@ -472,6 +452,35 @@ async def build_strategies(
             log.error("Team %s strategy failed to load: %s", team_id, error.message)
             tracker.record_error(team_id, error.phase, error.message, error.signal)
     return strategies
+
+
+def build_monitoring(
+    settings: Settings,
+    recorder: Recorder,
+    tracker: OrderTracker,
+    venue: Venue,
+    calendar: MarketCalendar,
+    clock: Clock,
+    speed: float,
+) -> Readiness:
+    """The /readyz checks; with metrics on, the values /metrics reads at scrape time too."""
+    if recorder.registry is not None:
+        state = RunState(
+            orders_by_status=tracker.orders_by_status,
+            open_orders=tracker.open_order_count,
+            sse_subscribers=tracker.subscriber_count,
+            stream=venue.stream,
+            data_dir=settings.data_dir,
+        )
+        recorder.registry.register(RunStateCollector(state, recorder))
+    return Readiness(
+        recorder.facts,
+        venue.stream,
+        market_open=lambda: stock_market_open(calendar, clock.now()),
+        minute_seconds=60.0 / speed,  # real seconds per minute of the clock
+        reconcile_seconds=settings.reconcile_interval,
+        wall=recorder.wall,
+    )
 
 
 def build_api(parts: Components, keys: KeyStore, demo_teams: list[TeamSpec]) -> None:
