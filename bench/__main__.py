@@ -12,6 +12,7 @@ BENCHMARKS = {
     "sandbox": "bench.sandbox_bench",
     "api": "bench.api_bench",
     "alpaca": "bench.alpaca_bench",
+    "metrics": "bench.metrics_bench",
 }
 
 

@@ -293,6 +293,7 @@ async def run_session(
     last = parts.last_minute
 
     orchestrator.listen(_Progress(parts, on_minute))
+    parts.recorder.run_started()
     exit_code = 0
     try:
         await orchestrator.run(parts.first_minute, last)
@@ -308,7 +309,8 @@ async def run_session(
 
 @dataclass(frozen=True, slots=True)
 class _Progress:
-    """Saves the run's progress: before a minute's first order leaves, and once it has run."""
+    """Saves the run's progress: before a minute's first order leaves, and once it has run
+    (then the metrics hear of it)."""
 
     parts: Components
     on_minute: Callable[[MinuteReport], None] | None
@@ -318,6 +320,7 @@ class _Progress:
 
     def minute_done(self, report: MinuteReport) -> None:
         self.parts.save_progress(report.minute + MINUTE)
+        self.parts.recorder.minute_done(report.bars_to_last_order_s)
         if self.on_minute is not None:
             self.on_minute(report)
 

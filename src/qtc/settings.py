@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_rate_limit_per_minute: int = 600
+    metrics_enabled: bool = True  # /metrics and what it counts; /healthz and /readyz stay
 
     speed: float = 400.0  # accelerated clock: simulated time runs this many times faster
     seed: int = 42

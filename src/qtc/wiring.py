@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from qtc.alpaca.budget import RequestBudget
 from qtc.alpaca.config import AlpacaConfig
@@ -32,6 +33,9 @@ from qtc.market.base import MarketFeed
 from qtc.market.calendar import MarketCalendar
 from qtc.market.replay import ReplayMarket
 from qtc.market.simulated import DEFAULT_UNIVERSE, SimulatedMarket
+from qtc.metrics.collector import RunState, RunStateCollector, StreamState
+from qtc.metrics.health import Readiness
+from qtc.metrics.run_metrics import RunMetrics
 from qtc.orchestrator import Orchestrator
 from qtc.progress import (
     DataDirLock,
@@ -44,6 +48,7 @@ from qtc.progress import (
 )
 from qtc.settings import Settings
 from qtc.store.files import FileStore
+from qtc.store.observed import ObservedFileStore
 from qtc.strategies.results import StrategyError
 from qtc.strategies.sandbox import StrategyPool
 from qtc.strategies.teams import TeamSpec
@@ -72,6 +77,8 @@ class Components:
     calendar: MarketCalendar
     strategies: StrategyPool
     first_minute: datetime
+    recorder: RunMetrics
+    readiness: Readiness
     api_server: uvicorn.Server | None = None
     api_socket: socket.socket | None = None
     limiter: RequestBudget | None = None
@@ -126,7 +133,7 @@ class Components:
         skipped = self.orchestrator.skipped
         return status_view(
             running=not self.orchestrator.stopping,
-            market_open=self.calendar.is_open("SPY", now.replace(second=0, microsecond=0)),
+            market_open=stock_market_open(self.calendar, now),
             last_minute=self.orchestrator.totals.last_minute,
             now=now,
             broker=self.broker_name,
@@ -149,6 +156,11 @@ class Components:
             self.journal.close()
         if self.lock is not None:
             self.lock.release()
+
+
+def stock_market_open(calendar: MarketCalendar, moment: datetime) -> bool:
+    """Whether the stock market trades in the minute of `moment`."""
+    return calendar.is_open("SPY", moment.replace(second=0, microsecond=0))
 
 
 def alpaca_config(settings: Settings) -> AlpacaConfig:
@@ -256,11 +268,15 @@ async def _build(
         if settings.api_enabled
         else None
     )
+    # a registry per run: a test's runs, or a restart in one process, never share series
+    registry = CollectorRegistry(auto_describe=False) if settings.metrics_enabled else None
+    recorder = RunMetrics(registry, [spec.team_id for spec in specs])
     # one budget of REST requests for the whole Alpaca account: orders and market data share it
     limiter = RequestBudget(
         limit=settings.alpaca_rate_limit_per_minute,
         now=time.time,  # wall clock: the journal's times must mean the same after a restart
         journal=settings.data_dir / "alpaca_requests.log" if settings.use_alpaca else None,
+        on_answer=recorder.broker_answered,
     )
     feed = build_feed(settings, market, bars, calendar, limiter)
     engine = None if settings.use_alpaca else _open_journal(settings, specs, feed, journal_path)
@@ -270,9 +286,9 @@ async def _build(
     first = plan.first
     clock, speed = build_clock(settings, live, first)
     venue = build_venue(settings, engine, feed, clock, calendar, limiter, first)
-    tracker = build_tracker(settings, specs, venue.broker, clock, speed)
+    tracker = build_tracker(settings, specs, venue.broker, clock, speed, recorder)
     await _loaded(settings.data_dir / "team", tracker.load)
-    strategies = await build_strategies(settings, specs, tracker)
+    strategies = await build_strategies(settings, specs, tracker, recorder)
 
     # the books are loaded: keep the collector from walking them again and again
     gc.collect()
@@ -301,6 +317,8 @@ async def _build(
         calendar=calendar,
         strategies=strategies,
         first_minute=first,
+        recorder=recorder,
+        readiness=build_monitoring(settings, recorder, tracker, venue, calendar, clock, speed),
         journal=engine,
         limiter=limiter,
     )
@@ -311,10 +329,12 @@ async def _build(
 
 @dataclass(frozen=True, slots=True)
 class Venue:
-    """The broker the tracker trades through, and the simulated venue when QTC runs one."""
+    """The broker the tracker trades through, its update stream's state, and the simulated
+    venue when QTC runs one."""
 
     broker: Broker
     name: str
+    stream: StreamState
     simulated: SimulatedVenue | None = None
 
 
@@ -374,19 +394,31 @@ def build_venue(
     if engine is None:
         from qtc.alpaca.broker import AlpacaBroker
 
-        return Venue(AlpacaBroker.from_config(alpaca_config(settings), limiter), "alpaca")
+        alpaca = AlpacaBroker.from_config(alpaca_config(settings), limiter)
+        return Venue(alpaca, "alpaca", alpaca)
     broker = SimulatedBroker(engine, clock)
     driver = ExchangeDriver(engine, feed, clock, calendar, start=first)
-    return Venue(broker, "simulated", SimulatedVenue(driver, broker))
+    return Venue(broker, "simulated", broker, SimulatedVenue(driver, broker))
 
 
 def build_tracker(
-    settings: Settings, specs: list[TeamSpec], broker: Broker, clock: Clock, speed: float
+    settings: Settings,
+    specs: list[TeamSpec],
+    broker: Broker,
+    clock: Clock,
+    speed: float,
+    recorder: RunMetrics | None = None,
 ) -> OrderTracker:
-    """The order tracker over the team files; its intervals are real seconds, which a clock
-    `speed` times faster counts as `speed` times as many of its own."""
-    return OrderTracker(
-        store=FileStore(settings.data_dir),
+    """The order tracker over the team files; intervals are real seconds, so an accelerated
+    clock counts them faster. The `recorder` hears of reconciles and, with metrics on, of
+    ledger appends."""
+    store = (
+        ObservedFileStore(settings.data_dir, recorder.trade_appended)
+        if recorder is not None and recorder.registry is not None
+        else FileStore(settings.data_dir)
+    )
+    tracker = OrderTracker(
+        store=store,
         broker=broker,
         clock=clock,
         teams={spec.team_id: spec.capital for spec in specs},
@@ -396,12 +428,21 @@ def build_tracker(
         market_margin=settings.market_order_margin,
         speed=speed,
     )
+    if recorder is not None:
+        tracker.reconcile_listeners.append(
+            lambda result, seconds: recorder.reconciled(result.complete, seconds)
+        )
+    return tracker
 
 
 async def build_strategies(
-    settings: Settings, specs: list[TeamSpec], tracker: OrderTracker
+    settings: Settings,
+    specs: list[TeamSpec],
+    tracker: OrderTracker,
+    recorder: RunMetrics | None = None,
 ) -> StrategyPool:
-    """Start every team's worker; a team that cannot load is in its errors.jsonl, not fatal."""
+    """Start every team's worker; a team that cannot load is in its errors.jsonl, not fatal.
+    With metrics on, the `recorder` hears of every call."""
     strategies = StrategyPool(
         specs,
         timeout=settings.strategy_timeout,
@@ -411,6 +452,7 @@ async def build_strategies(
         scratch_mb=settings.strategy_scratch_mb,
         python_checks=settings.strategy_python_checks,
         require_isolation=settings.require_isolation,
+        observer=recorder if recorder is not None and recorder.registry is not None else None,
     )
     load_errors = await strategies.start()
     try:
@@ -425,6 +467,35 @@ async def build_strategies(
     return strategies
 
 
+def build_monitoring(
+    settings: Settings,
+    recorder: RunMetrics,
+    tracker: OrderTracker,
+    venue: Venue,
+    calendar: MarketCalendar,
+    clock: Clock,
+    speed: float,
+) -> Readiness:
+    """The /readyz checks; with metrics on, the values /metrics reads at scrape time too."""
+    if recorder.registry is not None:
+        state = RunState(
+            orders_by_status=tracker.orders_by_status,
+            open_orders=tracker.open_order_count,
+            sse_subscribers=tracker.subscriber_count,
+            stream=venue.stream,
+            data_dir=settings.data_dir,
+        )
+        recorder.registry.register(RunStateCollector(state, recorder))
+    return Readiness(
+        recorder.facts,
+        venue.stream,
+        market_open=lambda: stock_market_open(calendar, clock.now()),
+        minute_seconds=60.0 / speed,  # real seconds per minute of the clock
+        reconcile_seconds=settings.reconcile_interval,
+        wall=recorder.wall,
+    )
+
+
 def build_api(parts: Components, keys: KeyStore, demo_teams: list[TeamSpec]) -> None:
     """The team API over the live tracker (keys issued for `demo_teams`, shown once)."""
     parts.demo_keys = {spec.team_id: keys.issue(spec.team_id) for spec in demo_teams}
@@ -436,6 +507,8 @@ def build_api(parts: Components, keys: KeyStore, demo_teams: list[TeamSpec]) -> 
         leaderboard=orchestrator.leaderboard,
         rate_limit_per_minute=parts.settings.api_rate_limit_per_minute,
         prices=lambda: orchestrator.prices,
+        readiness=parts.readiness,
+        metrics=parts.recorder.registry,
     )
     parts.api_server = serve(app, parts.settings.api_host, parts.settings.api_port)
 

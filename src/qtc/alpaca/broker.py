@@ -88,12 +88,14 @@ class _Stream(TradingStream):  # type: ignore[misc]
     def __init__(
         self,
         on_connect: Callable[[], None],
+        on_disconnect: Callable[[], None],
         min_backoff: float,
         max_backoff: float,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
         self._reconnect_min_backoff = min_backoff
         self._reconnect_max_backoff = max_backoff
 
@@ -108,6 +110,11 @@ class _Stream(TradingStream):  # type: ignore[misc]
                 log.error("trade_updates subscription refused: %s", data)
             return
         await super()._dispatch(msg)
+
+    async def close(self) -> None:
+        # alpaca-py closes the socket on every websocket error before it reconnects
+        self._on_disconnect()
+        await super().close()
 
 
 class AlpacaBroker:
@@ -150,6 +157,7 @@ class AlpacaBroker:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="alpaca")
         self._stream = _Stream(
             on_connect=self._on_stream_connect,
+            on_disconnect=self._on_stream_disconnect,
             min_backoff=reconnect_backoff[0],
             max_backoff=reconnect_backoff[1],
             api_key=api_key,
@@ -165,6 +173,7 @@ class AlpacaBroker:
         self._stream_task: asyncio.Task[None] | None = None
         self._closed = False
         self.stream_connects = 0
+        self.stream_connected = False
         self.protocol_errors = 0
 
     @classmethod
@@ -284,8 +293,12 @@ class AlpacaBroker:
 
     def _on_stream_connect(self) -> None:
         self.stream_connects += 1
+        self.stream_connected = True
         log.info("Alpaca trade_updates stream connected (%d)", self.stream_connects)
         self._queue.put_nowait(StreamConnected(self._now()))
+
+    def _on_stream_disconnect(self) -> None:
+        self.stream_connected = False
 
     async def _on_stream_message(self, message: Any) -> None:
         try:

@@ -33,10 +33,14 @@ class RequestBudget:
         window: float = 60.0,
         now: Callable[[], float] = time.monotonic,
         journal: Path | None = None,
+        on_answer: Callable[[int | None], None] | None = None,
     ) -> None:
         """With a `journal` (and a wall-clock `now`), the slots taken are appended to that file
         and read back at start: a process restarted within the window inherits what its
-        predecessor spent, so a crash loop cannot exceed the account's limit."""
+        predecessor spent, so a crash loop cannot exceed the account's limit.
+
+        `on_answer` hears the HTTP status of every request sent through the budget (None when
+        no answer came), from the thread that sent it."""
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit
@@ -45,6 +49,7 @@ class RequestBudget:
         self._slots: deque[float] = deque(maxlen=limit)
         self._lock = threading.Lock()
         self.requests = 0
+        self.on_answer = on_answer
         self._journal: Path | None = None
         self._fsync = FsyncCounter()
         if journal is not None:
@@ -89,6 +94,11 @@ class RequestBudget:
                     log.error("Cannot record an Alpaca request slot in %s: %s", self._journal, e)
             return slot - now
 
+    def answered(self, status: int | None) -> None:
+        """One request sent under this budget ended with HTTP `status` (None: no answer)."""
+        if self.on_answer is not None:
+            self.on_answer(status)
+
     def close(self) -> None:
         self._journal = None
 
@@ -107,7 +117,8 @@ class RequestBudget:
 
 class LimitedHTTPAdapter(HTTPAdapter):
     """A requests transport that waits for the limiter before every request, counts what it
-    sends, and puts a timeout on requests that have none (alpaca-py sets none)."""
+    sends, reports how each ended, and puts a timeout on requests that have none (alpaca-py
+    sets none)."""
 
     def __init__(self, limiter: RequestBudget, timeout: float) -> None:
         super().__init__()
@@ -123,7 +134,15 @@ class LimitedHTTPAdapter(HTTPAdapter):
         self.limiter.acquire_blocking()
         with self._count_lock:
             self.sent += 1
-        return super().send(request, timeout=self.timeout if timeout is None else timeout, **kwargs)
+        try:
+            response = super().send(
+                request, timeout=self.timeout if timeout is None else timeout, **kwargs
+            )
+        except Exception:
+            self.limiter.answered(None)
+            raise
+        self.limiter.answered(response.status_code)
+        return response
 
 
 def limit_rest_client(client: Any, limiter: RequestBudget, timeout: float) -> LimitedHTTPAdapter:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from qtc.api.access import AccessLogMiddleware
 from qtc.api.errors import install_error_handlers
@@ -14,7 +15,7 @@ from qtc.api.fast_path import OpenOrdersFastPath
 from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
 from qtc.api.ratelimit import RateLimiter
-from qtc.api.routes import account, orders, public
+from qtc.api.routes import account, health, orders, public
 from qtc.api.schemas import DECIMAL_NOTE, TIME_NOTE, ErrorOut
 from qtc.api.state import ApiState
 from qtc.tracking.ports import TrackerView
@@ -56,8 +57,11 @@ def create_app(
     rate_limit_per_minute: int = 600,
     prices: Callable[[], Mapping[str, Decimal]] | None = None,
     sse_heartbeat_seconds: float = 15.0,
+    readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+    metrics: CollectorRegistry | None = None,
 ) -> FastAPI:
-    """Build the team API over a live tracker; `status`/`leaderboard`/`prices` are optional."""
+    """Build the team API over a live tracker; `status`/`leaderboard`/`prices` are optional,
+    and so are `readiness` (the /readyz checks) and `metrics` (the registry /metrics serves)."""
     price_source = prices or _no_prices
     app = FastAPI(
         title="QTC team API",
@@ -74,6 +78,8 @@ def create_app(
         prices=price_source,
         open_orders=OpenOrdersCache(),
         sse_heartbeat_seconds=sse_heartbeat_seconds,
+        readiness=readiness or health.no_checks,
+        metrics=metrics,
     )
     app.state.qtc = state
     install_error_handlers(app)
@@ -82,6 +88,7 @@ def create_app(
     app.include_router(orders.router, responses=_TEAM_ERRORS)
     app.include_router(account.router, responses=_TEAM_ERRORS)
     app.include_router(public.router)
+    app.include_router(health.router)
     return app
 
 

@@ -170,3 +170,25 @@ class StatusOut(BaseModel):
     """What the competition is doing (running, market open, last minute, teams, open orders)."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class HealthOut(BaseModel):
+    """The process is up."""
+
+    status: str = Field(examples=["ok"])
+
+
+class CheckOut(BaseModel):
+    """One readiness check."""
+
+    ok: bool
+    detail: str = Field(examples=["the update stream is connected"])
+
+
+class ReadinessOut(BaseModel):
+    """Every readiness check (broker, stream, minutes), and the names of those that failed."""
+
+    model_config = ConfigDict(extra="allow")
+    ready: bool
+    failed: list[str]
+    checks: dict[str, CheckOut]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
 from qtc.api.ratelimit import RateLimiter
@@ -25,3 +27,5 @@ class ApiState:
     prices: Callable[[], Mapping[str, Decimal]]
     open_orders: OpenOrdersCache
     sse_heartbeat_seconds: float
+    readiness: Callable[[], tuple[bool, dict[str, Any]]]
+    metrics: CollectorRegistry | None  # None: metrics are off

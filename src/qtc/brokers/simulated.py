@@ -26,6 +26,7 @@ class _UpdateStream:
         self._done = False
         self._handed_out = False  # an item was yielded and its consumer has not asked again
         self._queue.put_nowait(StreamConnected(broker.clock.now()))
+        broker.stream_connects += 1
 
     def push(self, item: StreamItem | None) -> None:
         self._queue.put_nowait(item)
@@ -70,7 +71,13 @@ class SimulatedBroker:
         self._streams: set[_UpdateStream] = set()
         self._paused = False
         self._closed = False
+        self.stream_connects = 0  # StreamConnected sent, to any subscriber
         self._unsubscribe = engine.subscribe(self._on_update)
+
+    @property
+    def stream_connected(self) -> bool:
+        """False while the stream is paused (a simulated drop) or after close."""
+        return not (self._paused or self._closed)
 
     def _on_update(self, update: TradeUpdate) -> None:
         if self._paused:
@@ -135,6 +142,7 @@ class SimulatedBroker:
         connected = StreamConnected(self.clock.now())
         for stream in list(self._streams):
             stream.push(connected)
+            self.stream_connects += 1
 
     async def advance(
         self, minute: datetime, bars: Mapping[str, Bar], now: datetime | None = None

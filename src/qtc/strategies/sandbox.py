@@ -15,10 +15,11 @@ import logging
 import os
 import pickle
 import signal
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from qtc.domain.signals import normalize_signals
 from qtc.strategies import wire
@@ -31,6 +32,12 @@ from qtc.strategies.zygote import Zygote, ZygoteError
 log = logging.getLogger(__name__)
 
 DEFAULT_PRELOAD = ("numpy", "pandas")
+
+
+class CallObserver(Protocol):
+    """Hears of every strategy call: its team, real seconds, and whether it hit the limit."""
+
+    def strategy_call(self, team_id: str, seconds: float, timed_out: bool) -> None: ...
 
 
 class WorkerFailed(Exception):
@@ -74,6 +81,7 @@ class StrategyPool:
         scratch_mb: int = 64,
         python_checks: bool = True,
         require_isolation: bool = False,
+        observer: CallObserver | None = None,
     ) -> None:
         ids = [s.team_id for s in specs]
         if len(set(ids)) != len(ids):
@@ -89,6 +97,7 @@ class StrategyPool:
         self._scratch_mb = scratch_mb
         self._python_checks = python_checks
         self._require_isolation = require_isolation
+        self._observer = observer
         self.isolation: dict[str, Any] | None = None  # the layers the last worker reported
 
     @property
@@ -269,6 +278,7 @@ class StrategyPool:
         worker.seq += 1
         team_view, bars, prices = payload
         request = pickle.dumps((worker.seq, team_view, bars, prices), protocol=5)
+        started = time.perf_counter()
         try:
             worker.writer.write(wire.frame(request))
             reply = await asyncio.wait_for(self._send_and_read(worker), self._timeout)
@@ -277,21 +287,30 @@ class StrategyPool:
             self._retire_now(team)
             raise
         except TimeoutError:
+            self._observe(team, started, timed_out=True)
             await self._retire(team)
             return StrategyResult(
                 error=StrategyError("signal", f"timed out after {self._timeout:g} s")
             )
         except WorkerFailed as e:
+            self._observe(team, started)
             await self._retire(team)
             return StrategyResult(error=StrategyError("signal", str(e)))
         except ConnectionError:
+            self._observe(team, started)
             await self._retire(team)
             return StrategyResult(error=StrategyError("signal", "the strategy's worker died"))
+        self._observe(team, started)
         if "error" in reply:
             return StrategyResult(
                 error=StrategyError("signal", str(reply["error"]), reply.get("signal"))
             )
         return StrategyResult(signals=normalize_signals(reply.get("output")))
+
+    def _observe(self, team: _Team, started: float, *, timed_out: bool = False) -> None:
+        if self._observer is not None:
+            seconds = time.perf_counter() - started
+            self._observer.strategy_call(team.spec.team_id, seconds, timed_out)
 
     async def _send_and_read(self, worker: _Worker) -> dict[str, Any]:
         await worker.writer.drain()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -77,6 +78,10 @@ class OrderIndex:
     def open_count(self) -> int:
         """How many orders are open."""
         return sum(len(t) for t in self._open.values())
+
+    def status_counts(self) -> Counter[str]:
+        """How many orders held in memory have each status (by its Alpaca spelling)."""
+        return Counter(o.status.value for o in self._all.values())
 
     def team_orders_newest_first(self, team_id: str) -> Iterator[Order]:
         """The team's orders held in memory, newest first."""

@@ -33,6 +33,10 @@ class EventHub:
         if not queues:
             self._subscribers.pop(team_id, None)
 
+    def subscriber_count(self) -> int:
+        """How many queues are subscribed, over every team."""
+        return sum(len(queues) for queues in self._subscribers.values())
+
     def wants(self, team_id: str) -> bool:
         """True when someone listens to the team (so events are worth building)."""
         return team_id in self._subscribers

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from qtc.domain.enums import OrderStatus
 from qtc.domain.orders import Order
 from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
 from qtc.store.base import Store
@@ -41,6 +42,20 @@ class TrackerQueries:
     def open_orders(self, team_id: str) -> list[Order]:
         """The team's open orders, oldest first."""
         return self.book.open_orders(team_id)
+
+    def open_order_count(self) -> int:
+        """Open orders of every team."""
+        return self.book.open_count()
+
+    def orders_by_status(self) -> dict[str, int]:
+        """Orders held in memory (open ones and recent history) per status, every status
+        named (zero when none has it)."""
+        counts = self.book.status_counts()
+        return {status.value: counts.get(status.value, 0) for status in OrderStatus}
+
+    def subscriber_count(self) -> int:
+        """Live event subscribers (SSE streams) over every team."""
+        return self.hub.subscriber_count()
 
     def get_order(self, team_id: str, order_id: str) -> Order | None:
         """One of the team's orders (open or in history) by order_id or broker_order_id."""

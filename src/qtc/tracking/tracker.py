@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Coroutine, Mapping
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -115,6 +116,8 @@ class OrderTracker(TrackerQueries):
         self._cancels: dict[str, asyncio.Task[Order]] = {}  # one broker cancel per order
         self._reconcile_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # told of every reconcile cycle and its real seconds (the run's metrics listen)
+        self.reconcile_listeners: list[Callable[[ReconcileResult, float], None]] = []
 
     # lifecycle
 
@@ -368,7 +371,11 @@ class OrderTracker(TrackerQueries):
         """One reconciliation cycle (DESIGN §4): list open orders in pages of 500, fetch by id
         only the held orders the listing misses, 3-strikes policy for orders the broker lost."""
         async with self._reconcile_lock:
-            return await self.reconciler.run(self._in_flight)
+            started = time.perf_counter()
+            result = await self.reconciler.run(self._in_flight)
+        for listener in self.reconcile_listeners:
+            listener(result, time.perf_counter() - started)
+        return result
 
     def cleanup(self, now: datetime) -> int:
         """Drop terminal orders last updated more than `retention_days` before `now`;
