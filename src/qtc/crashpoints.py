@@ -20,7 +20,7 @@ POINTS: tuple[str, ...] = (
     # whole-line appends: before the bytes, after the write, after the fsync (before the ack)
     *(
         f"{file}.{step}"
-        for file in ("trades", "history", "errors", "journal", "requests_log")
+        for file in ("intents", "trades", "history", "errors", "journal", "requests_log")
         for step in ("before_append", "written", "synced")
     ),
     # atomic rewrites: temp file written and fsynced, then renamed into place

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from qtc.clock import Clock
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
@@ -93,6 +93,17 @@ class RunTotals:
     minutes: int = 0
     orders: dict[str, int] = field(default_factory=dict)
     last_minute: datetime | None = None
+
+
+class Prepared(NamedTuple):
+    """A team's order intent and the order prepared for it (held, not yet durable nor sent)."""
+
+    intent: OrderIntent
+    order: Order
+
+
+# one of a team's intents after `prepare`: a cancel, a prepared order, or None (refused)
+Step = CancelIntent | Prepared | None
 
 
 class Orchestrator:
@@ -367,36 +378,66 @@ class Orchestrator:
         return intents
 
     async def send(self, intents: Mapping[str, list[Intent]], report: MinuteReport) -> None:
-        """Send every team's orders and cancels; teams in parallel, each team's in order."""
+        """Send every team's orders and cancels: all new orders are made durable together (a
+        group commit: one sync for the minute), then teams go in parallel, each in order."""
+        steps = {team_id: self._prepare_team(team_id, items) for team_id, items in intents.items()}
+        for team_id in steps:
+            report.errors += sum(1 for step in steps[team_id] if step is None)
+        prepared = [step for team in steps.values() for step in team if isinstance(step, Prepared)]
+        try:
+            self.tracker.write_ahead([step.order for step in prepared])
+        except QTCError as e:
+            log.error("The minute's %d new orders were not recorded: %s", len(prepared), e)
+            for step in prepared:
+                report.errors += 1
+                self.tracker.record_error(
+                    step.order.team_id, "order", str(e), intent_record(step.intent)
+                )
+            steps = {t: [s for s in ss if not isinstance(s, Prepared)] for t, ss in steps.items()}
         outcomes = await asyncio.gather(
-            *(self._send_team(team_id, team_intents) for team_id, team_intents in intents.items())
+            *(self._send_team(team_id, team_steps) for team_id, team_steps in steps.items())
         )
-        for orders, cancels, errors in outcomes:
-            report.orders += orders
+        for sent, cancels, errors in outcomes:
+            report.orders += sent
             report.cancels += cancels
             report.errors += errors
 
-    async def _send_team(self, team_id: str, intents: list[Intent]) -> tuple[int, int, int]:
-        orders = cancels = errors = 0
+    def _prepare_team(self, team_id: str, intents: list[Intent]) -> list[Step]:
+        """The team's intents in order: a prepared order, a cancel, or None for an order the
+        team cannot afford (its errors.jsonl line is written here)."""
+        steps: list[Step] = []
         for intent in intents:
+            if isinstance(intent, CancelIntent):
+                steps.append(intent)
+                continue
             try:
-                if isinstance(intent, CancelIntent):
-                    await self.tracker.cancel(team_id, intent.order_id)
+                steps.append(Prepared(intent, self.tracker.prepare(team_id, intent)))
+            except InvalidSignal as e:
+                steps.append(None)
+                self.tracker.record_error(team_id, "validation", e.message, e.signal)
+        return steps
+
+    async def _send_team(self, team_id: str, steps: Sequence[Step]) -> tuple[int, int, int]:
+        orders = cancels = errors = 0
+        for step in steps:
+            if step is None:
+                continue
+            signal = intent_record(step if isinstance(step, CancelIntent) else step.intent)
+            try:
+                if isinstance(step, CancelIntent):
+                    await self.tracker.cancel(team_id, step.order_id)
                     cancels += 1
                 else:
-                    await self.tracker.submit(team_id, intent)
+                    await self.tracker.send(step.order)
                     orders += 1
                     self.totals.orders[team_id] = self.totals.orders.get(team_id, 0) + 1
-            except InvalidSignal as e:
-                errors += 1
-                self.tracker.record_error(team_id, "validation", e.message, e.signal)
             except OrderAccessError as e:
                 errors += 1
-                self.tracker.record_error(team_id, "order", str(e), intent_record(intent))
+                self.tracker.record_error(team_id, "order", str(e), signal)
             except QTCError as e:
                 errors += 1
                 log.warning("Order for team %s failed: %s", team_id, e, extra={"team": team_id})
-                self.tracker.record_error(team_id, "order", str(e), intent_record(intent))
+                self.tracker.record_error(team_id, "order", str(e), signal)
         return orders, cancels, errors
 
     # read models for the status line, the API and the summary

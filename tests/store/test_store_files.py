@@ -92,17 +92,36 @@ def test_recent_lines_are_newest_first_across_read_blocks(tmp_path: Path) -> Non
 def test_open_orders_are_rewritten_atomically_and_removed_when_none(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     path = tmp_path / "team" / "alpha" / "pending_orders.jsonl"
-    store.save_open_orders("alpha", [order(1), order(2)])
+    store.save_open_orders_of({"alpha": [order(1), order(2)]})
     assert [o.order_id for o in store.load_open_orders("alpha")] == [
         order(1).order_id,
         order(2).order_id,
     ]
-    store.save_open_orders("alpha", [order(2)])
+    store.save_open_orders_of({"alpha": [order(2)]})
     assert store.load_open_orders("alpha") == [order(2)]
     assert not path.with_name(path.name + ".tmp").exists()
-    store.save_open_orders("alpha", [])
+    store.save_open_orders_of({"alpha": []})
     assert not path.exists()
     assert store.load_open_orders("alpha") == []
+
+
+def test_many_teams_open_orders_are_rewritten_with_two_syncs(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    teams = {f"t{n:03d}": [order(n)] for n in range(50)}
+    store.save_open_orders_of(teams)
+    assert store.fsyncs.count == 2  # temp files, then renames: not two per team
+    assert {t: store.load_open_orders(t) for t in teams} == teams
+
+
+def test_intents_of_a_batch_take_one_fsync_and_read_back_until_cleared(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    batch = [order(n) for n in range(20)]
+    store.append_intents(batch)
+    assert store.fsyncs.count == 1
+    assert store.load_intents() == batch
+    assert (tmp_path / "intents.jsonl").stat().st_mode & 0o077 == 0
+    store.clear_intents()
+    assert store.load_intents() == []
 
 
 def test_order_round_trips_through_json(tmp_path: Path) -> None:

@@ -170,6 +170,7 @@ async def test_orders_beyond_free_cash_or_shares_are_refused(kit: Any) -> None:
     with pytest.raises(InvalidSignal, match="insufficient free shares"):
         await tracker.submit("beta", make_intent(side="sell", qty="1", price="99"))
     assert len(tracker.open_orders("beta")) == 1
+    tracker.flush()
     assert len(kit.lines("beta", "pending_orders.jsonl")) == 1
     assert tracker.free_cash("beta") == D(50000) - D(29700)
 

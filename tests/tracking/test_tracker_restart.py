@@ -3,6 +3,7 @@ lost orders and orders no team placed."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from decimal import Decimal
@@ -102,8 +103,11 @@ async def test_write_ahead_heals_a_crash_around_the_submit(kit: Any) -> None:
     for _ in range(2):
         with pytest.raises(Crash):
             await dying.submit("alpha", limit("10", price="99"))
-    stored = kit.lines("alpha", "pending_orders.jsonl")
+    # written ahead to the intent log (the team's file is rewritten later, in a batch)
+    intents = (kit.data_dir / "intents.jsonl").read_text().splitlines()
+    stored = [json.loads(line) for line in intents]
     assert [(o["order_id"], o["status"]) for o in stored] == [(c, "pending_new") for c in calls]
+    assert kit.lines("alpha", "pending_orders.jsonl") == []
 
     tracker = kit.new_tracker()
     await tracker.load()
@@ -114,6 +118,41 @@ async def test_write_ahead_heals_a_crash_around_the_submit(kit: Any) -> None:
     assert [o["order_id"] for o in kit.lines("alpha", "pending_orders.jsonl")] == [calls[1]]
     assert calls[0] in kit.lines("alpha", "errors.jsonl")[0]["message"]
     assert tracker.free_cash("alpha") == D(100000) - D(990)
+
+
+async def test_a_batch_is_written_ahead_with_one_fsync_and_survives_a_crash_before_sending(
+    kit: Any,
+) -> None:
+    await kit.tracker.load()
+    store = kit.tracker.store
+    orders = [kit.tracker.prepare(t, limit("5", price="99")) for t in ("alpha", "beta", "alpha")]
+    before = store.fsyncs.count
+    kit.tracker.write_ahead(orders)
+    assert store.fsyncs.count - before == 1  # one group commit for the batch, not one each
+    # the process dies before any is sent: each is found on restart, and settled
+    tracker = kit.new_tracker()
+    await tracker.load()
+    for order in orders:
+        settled = tracker.get_order(order.team_id, order.order_id)
+        assert settled.status is OrderStatus.REJECTED
+        assert "never reached the broker" in settled.reason
+    assert kit.lines("alpha", "pending_orders.jsonl") == []
+    assert (kit.data_dir / "intents.jsonl").read_text() == ""  # all in the teams' files now
+    assert tracker.free_cash("alpha") == D(100000)
+
+
+async def test_written_ahead_orders_of_a_team_left_out_of_the_next_run_are_kept(
+    kit: Any,
+) -> None:
+    await kit.tracker.load()
+    order = kit.tracker.prepare("beta", limit("5", price="99"))
+    kit.tracker.write_ahead([order])  # then the process dies
+    without_beta = kit.new_tracker(teams={"alpha": D(100000)})
+    await without_beta.load()
+    assert [o["order_id"] for o in kit.lines("beta", "pending_orders.jsonl")] == [order.order_id]
+    again = kit.new_tracker()
+    await again.load()  # beta is back: its order is settled like any written-ahead order
+    assert again.get_order("beta", order.order_id).status is OrderStatus.REJECTED
 
 
 async def test_torn_last_line_is_skipped_with_a_warning(

@@ -41,15 +41,21 @@ class Store(Protocol):
         """The team's open orders as last saved."""
         ...
 
-    def save_open_orders(
-        self, team_id: str, orders: Sequence[Order], *, new_order: bool = True
-    ) -> None:
-        """Replace the team's open orders atomically (removing the record when empty).
+    def save_open_orders_of(self, open_orders: Mapping[str, Sequence[Order]]) -> None:
+        """Replace the open orders of these teams atomically (a team with none loses its
+        record); durable when this returns, the syncs batched for all of them."""
+        ...
 
-        With `new_order` (a write-ahead) the new set is durable when this returns. Without it
-        the set only gained progress or lost orders already in the history, so after a power
-        loss the previous complete version is as good: stores may then skip the last sync.
-        """
+    def append_intents(self, orders: Sequence[Order]) -> None:
+        """Record a batch of new orders before any is sent (the write-ahead); durable."""
+        ...
+
+    def load_intents(self) -> list[Order]:
+        """The orders recorded by `append_intents` since the last `clear_intents`."""
+        ...
+
+    def clear_intents(self) -> None:
+        """Forget the recorded intents: the open orders saved since hold every one of them."""
         ...
 
     def append_order_history(self, order: Order) -> None:

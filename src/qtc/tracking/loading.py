@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -33,11 +34,13 @@ def load_team(
     book: OrderIndex,
     cutoff: datetime,
     log: logging.Logger,
+    intents: Iterable[Order] = (),
 ) -> Loaded:
     """Replay the team's ledger and hold its open orders and history newer than `cutoff`.
 
-    The open-orders file is rewritten in batches, so after a crash it may lag: an order with a
-    history line is closed, and filled quantities come from the ledger, never the file alone.
+    The open-orders file is rewritten in batches, so after a crash it may lag: an order of the
+    intent log (`intents`: the team's lines of it) that the file lacks is open, an order with
+    a history line is closed, and filled quantities come from the ledger, never the file alone.
     """
     fills = ledger.load(team_id)
     closed: dict[str, Order] = {}
@@ -50,6 +53,10 @@ def load_team(
             stale = True
             continue
         open_orders[order.order_id] = order
+    for order in intents:
+        if order.order_id not in closed and order.order_id not in open_orders:
+            open_orders[order.order_id] = order  # written ahead, then the crash came
+            stale = True
     for order in open_orders.values():
         stale |= catch_up_with_ledger(order, ledger)
     for order in closed.values():
@@ -63,6 +70,17 @@ def load_team(
             continue
         book.add(order)
     return Loaded(fills=fills, open_orders=len(open_orders), stale_open_file=stale)
+
+
+def keep_intents_of(team_id: str, store: Store, intents: Iterable[Order]) -> None:
+    """A team not in this run keeps the orders it had written ahead: they move from the
+    intent log (about to be emptied) into its own open-orders file, for the run that has it."""
+    closed = {order.order_id for order in store.load_order_history(team_id)}
+    held = {order.order_id: order for order in store.load_open_orders(team_id)}
+    for order in intents:
+        if order.order_id not in closed:
+            held.setdefault(order.order_id, order)
+    store.save_open_orders_of({team_id: list(held.values())})
 
 
 def catch_up_with_ledger(order: Order, ledger: Ledger) -> bool:

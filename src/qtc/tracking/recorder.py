@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -122,32 +122,39 @@ class Recorder:
         self._flush_handle = loop.call_later(self.flush_delay, self.flush)
 
     def flush(self) -> None:
-        """Rewrite pending_orders.jsonl of every team changed since the last flush."""
+        """Rewrite pending_orders.jsonl of every team changed since the last flush, all in one
+        durable batch; then the intent log, whose orders those files now hold, is emptied."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         dirty, self._dirty = self._dirty, set()
-        for team_id in sorted(dirty):
-            try:
-                self.store.save_open_orders(
-                    team_id, self.book.open_orders(team_id), new_order=False
-                )
-            except OSError as e:
-                self._dirty.add(team_id)  # rewritten at the next flush
-                self._failed("pending", f"cannot rewrite {team_id}'s pending_orders.jsonl: {e}")
-                continue
-            self._recovered("pending")
-
-    def write_ahead(self, order: Order) -> None:
-        """Persist a new order's open set now, before the broker hears of it (OSError: it was
-        not recorded, and must not be sent)."""
+        if not dirty:
+            return
         try:
-            self.store.save_open_orders(order.team_id, self.book.open_orders(order.team_id))
+            self.store.save_open_orders_of({t: self.book.open_orders(t) for t in sorted(dirty)})
         except OSError as e:
-            self._failed("pending", f"cannot rewrite {order.team_id}'s pending_orders.jsonl: {e}")
-            raise
+            self._dirty |= dirty  # rewritten at the next flush; the intent log keeps the orders
+            why = f"cannot rewrite pending_orders.jsonl of {len(dirty)} teams: {e}"
+            self._failed("pending", why)
+            return
         self._recovered("pending")
-        self._dirty.discard(order.team_id)
+        try:
+            self.store.clear_intents()
+        except OSError as e:  # its orders are in their files now: replaying them is harmless
+            self.log.warning("Could not empty intents.jsonl: %s", e)
+
+    def write_ahead(self, orders: Sequence[Order]) -> None:
+        """Make a batch of new orders durable now, with one sync for all, before the broker
+        hears of any (OSError: none was recorded, and none may be sent)."""
+        try:
+            self.store.append_intents(orders)
+        except OSError as e:
+            why = f"cannot append {len(orders)} new orders to intents.jsonl: {e}"
+            self._failed("intents", why)
+            raise
+        self._recovered("intents")
+        for order in orders:
+            self.mark_dirty(order.team_id)
 
     # history
 

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,7 +37,7 @@ from qtc.tracking.book import OrderIndex
 from qtc.tracking.events import EventHub
 from qtc.tracking.intake import check_affordable, new_order, order_request
 from qtc.tracking.ledger import Ledger
-from qtc.tracking.loading import load_team
+from qtc.tracking.loading import keep_intents_of, load_team
 from qtc.tracking.logfields import about
 from qtc.tracking.notify import LiveEvents, OrderLog, SnapshotAfterFill
 from qtc.tracking.ports import TrackerView
@@ -126,12 +126,25 @@ class OrderTracker(TrackerQueries):
         (resolving orders left `pending_new` by a crash) before the first tick."""
         cutoff = self.clock.now() - self.retention
         fills = opened = 0
+        intents: dict[str, list[Order]] = {}
+        for order in self.store.load_intents():
+            intents.setdefault(order.team_id, []).append(order)
         for team_id in self.teams:
-            loaded = load_team(team_id, self.store, self.ledger, self.book, cutoff, self.log)
+            loaded = load_team(
+                team_id,
+                self.store,
+                self.ledger,
+                self.book,
+                cutoff,
+                self.log,
+                intents.get(team_id, ()),
+            )
             fills += loaded.fills
             opened += loaded.open_orders
             if loaded.stale_open_file:
                 self.recorder.mark_dirty(team_id)
+        for team_id in sorted(set(intents) - set(self.teams)):
+            keep_intents_of(team_id, self.store, intents[team_id])
         unknown = sorted(set(self.store.team_ids()) - set(self.teams))
         if unknown:
             self.log.warning("Ignoring stored data of teams not in this run: %s", unknown)
@@ -212,14 +225,22 @@ class OrderTracker(TrackerQueries):
     # commands
 
     async def submit(self, team_id: str, intent: OrderIntent) -> Order:
-        """Write-ahead (`pending_new` on disk), then send to the broker.
+        """Write-ahead (`pending_new` on disk), then send to the broker: one order on its own
+        (a minute's orders go through `prepare`, `write_ahead` and `send` as one batch).
 
         Raises InvalidSignal when the team cannot afford it (nothing is recorded: the caller
-        writes it to errors.jsonl with `record_error`). A broker rejection returns the order as
-        `rejected` with the reason (and an errors.jsonl line). When the broker's answer is lost
-        (BrokerUnavailable) the order is looked up by client order id, never resubmitted; if
-        still unknown it stays `pending_new` until reconciliation settles it.
+        writes it to errors.jsonl with `record_error`), OrderNotRecorded when it could not be
+        made durable (nothing is sent).
         """
+        order = self.prepare(team_id, intent)
+        self.write_ahead([order])
+        return await self.send(order)
+
+    def prepare(self, team_id: str, intent: OrderIntent) -> Order:
+        """A new `pending_new` order for the intent, held in memory (so that the team's next
+        intent sees its reservation) but not yet durable nor sent.
+
+        Raises InvalidSignal when the team cannot afford it: nothing is held."""
         self._check_team(team_id)
         check_affordable(
             intent,
@@ -231,14 +252,21 @@ class OrderTracker(TrackerQueries):
         order = new_order(team_id, intent, self.clock.now())
         self.book.add(order)
         self._in_flight.add(order.order_id)
+        return order
+
+    def write_ahead(self, orders: Sequence[Order]) -> None:
+        """Make prepared orders durable together, with one sync: nothing is sent before its
+        intent is on disk. Raises OrderNotRecorded (and forgets them all) when that fails."""
         try:
-            try:
-                self.recorder.write_ahead(order)
-            except OSError as e:
+            self.recorder.write_ahead(orders)
+        except OSError as e:
+            for order in orders:
                 self.book.drop(order)
-                raise OrderNotRecorded(
-                    f"order not placed: it could not be recorded on disk first ({e.strerror})"
-                ) from e
+                self._in_flight.discard(order.order_id)
+            raise OrderNotRecorded(
+                f"order not placed: it could not be recorded on disk first ({e.strerror})"
+            ) from e
+        for order in orders:
             self.log.info(
                 "Stored pending %s order %s for %s",
                 order.order_type.value,
@@ -246,10 +274,19 @@ class OrderTracker(TrackerQueries):
                 order.symbol,
                 extra=about(order),
             )
+
+    async def send(self, order: Order) -> Order:
+        """Send a durable prepared order to the broker and apply its answer.
+
+        A broker rejection leaves the order `rejected` with the reason (and an errors.jsonl
+        line). When the broker's answer is lost (BrokerUnavailable) the order is looked up by
+        client order id, never resubmitted; if still unknown it stays `pending_new` until
+        reconciliation settles it."""
+        try:
             await self._send(order)
         finally:
             self._in_flight.discard(order.order_id)
-        self.recorder.mark_dirty(team_id)
+        self.recorder.mark_dirty(order.team_id)
         return order
 
     async def _send(self, order: Order) -> None:
