@@ -14,10 +14,12 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 from qtc.orchestrator import MinuteReport
 from qtc.runner import run_session
 from qtc.settings import Settings
+from qtc.store.files import FileStore
 from qtc.strategies.teams import TeamSpec
 from qtc.wiring import build_components
 
@@ -44,8 +46,16 @@ async def measure(teams: int, data_dir: Path) -> dict[str, float]:
     parts = await build_components(settings, specs, start=None, market="simulated", bars=[])
     startup = time.perf_counter() - started
     reports: list[MinuteReport] = []
-    await run_session(parts, on_minute=reports.append)
+    fsyncs: list[int] = []  # the store's fsync count at the end of each minute
+    counter = cast(FileStore, parts.tracker.store).fsyncs
+
+    def on_minute(report: MinuteReport) -> None:
+        reports.append(report)
+        fsyncs.append(counter.count)
+
+    await run_session(parts, on_minute=on_minute)
     measured = reports[WARMUP:]
+    per_minute = [b - a for a, b in zip(fsyncs[WARMUP:], fsyncs[WARMUP + 1 :], strict=False)]
     totals = [r.bars_to_last_order_s for r in measured]
     overheads = [r.overhead_s for r in measured]
     sandbox = [r.strategies_s for r in measured]
@@ -57,6 +67,7 @@ async def measure(teams: int, data_dir: Path) -> dict[str, float]:
         "sandbox_p50_ms": statistics.median(sandbox) * 1000,
         "rest_p50_ms": statistics.median(overheads) * 1000,
         "orders_per_minute": statistics.mean(r.orders + r.cancels for r in measured),
+        "fsyncs_per_minute": statistics.mean(per_minute) if per_minute else float("nan"),
     }
 
 
@@ -64,7 +75,8 @@ def main() -> None:
     sizes = [int(a) for a in sys.argv[2:]] if len(sys.argv) > 2 else [10, 100, 500]
     print(
         f"{'teams':>6} {'startup s':>10} {'minute p50 ms':>14} {'minute max ms':>14} "
-        f"{'sandbox p50 ms':>15} {'rest p50 ms':>12} {'orders+cancels/min':>19}"
+        f"{'sandbox p50 ms':>15} {'rest p50 ms':>12} {'orders+cancels/min':>19} "
+        f"{'fsyncs/min':>11}"
     )
     for teams in sizes:
         with tempfile.TemporaryDirectory(prefix="qtc-minute-bench-") as tmp:
@@ -72,12 +84,14 @@ def main() -> None:
         print(
             f"{row['teams']:>6} {row['startup_s']:>10.1f} {row['minute_p50_ms']:>14.1f} "
             f"{row['minute_max_ms']:>14.1f} {row['sandbox_p50_ms']:>15.1f} "
-            f"{row['rest_p50_ms']:>12.1f} {row['orders_per_minute']:>19.0f}",
+            f"{row['rest_p50_ms']:>12.1f} {row['orders_per_minute']:>19.0f} "
+            f"{row['fsyncs_per_minute']:>11.1f}",
             flush=True,
         )
     print(
         "minute = bars taken -> last order submitted (with a trivial strategy this is the "
-        "platform's overhead); sandbox = strategy round trip incl. IPC; target < 1000 ms at 100."
+        "platform's overhead); sandbox = strategy round trip incl. IPC; fsyncs/min = the "
+        "store's fsyncs and filesystem syncs from one minute's end to the next."
     )
 
 

@@ -59,7 +59,9 @@ class Store(Protocol):
         ...
 
     def append_order_history(self, order: Order) -> None:
-        """Record an order that reached a terminal status; durable."""
+        """Record an order that reached a terminal status; durable once the next `sync` or
+        `save_open_orders_of` returns (the caller keeps the order in the open-orders record
+        until then, so a crash in between loses nothing: the order is reloaded open)."""
         ...
 
     def load_order_history(self, team_id: str) -> list[Order]:
@@ -79,7 +81,12 @@ class Store(Protocol):
         ...
 
     def append_error(self, team_id: str, record: Mapping[str, Any]) -> None:
-        """Record a strategy or order error (timestamp, phase, message, signal); durable."""
+        """Record a strategy or order error (timestamp, phase, message, signal); durable once
+        the next `sync` or `save_open_orders_of` returns."""
+        ...
+
+    def sync(self) -> None:
+        """Make every record written so far durable (one sync for all of them)."""
         ...
 
     def recent_errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:

@@ -77,12 +77,14 @@ class FileStore:
             self._ready.add(path)
         return path
 
-    def _append(self, team_id: str, name: str, obj: Any, point: str | None) -> None:
+    def _append(
+        self, team_id: str, name: str, obj: Any, point: str | None, *, sync: bool = True
+    ) -> None:
         path = self._writable(team_id, name)
         if name in segments.ROTATED:
             self._rotate_if_new_month(path, name, obj)
         try:
-            append_line(path, obj, self.fsyncs if point else None, point=point)
+            append_line(path, obj, self.fsyncs if point and sync else None, point=point)
         except OSError:
             self._ready.discard(path)  # check (and repair) the tail again before the next one
             raise
@@ -218,8 +220,9 @@ class FileStore:
             os.truncate(path, 0)
 
     def append_order_history(self, order: Order) -> None:
-        """Append the closed order to orders.jsonl, fsynced."""
-        self._append(order.team_id, HISTORY, order_to_dict(order), "history")
+        """Append the closed order to orders.jsonl (made durable by the next `sync` or open
+        orders rewrite, which comes before the order leaves pending_orders.jsonl)."""
+        self._append(order.team_id, HISTORY, order_to_dict(order), "history", sync=False)
 
     def load_order_history(self, team_id: str) -> list[Order]:
         """Every orders.jsonl line of every segment, oldest first."""
@@ -271,8 +274,14 @@ class FileStore:
         self._append(team_id, f"{PORTFOLIO}/{day}.jsonl", dict(snapshot), None)
 
     def append_error(self, team_id: str, record: Mapping[str, Any]) -> None:
-        """Append one errors.jsonl line, fsynced."""
-        self._append(team_id, ERRORS, dict(record), "errors")
+        """Append one errors.jsonl line (made durable by the next `sync`)."""
+        self._append(team_id, ERRORS, dict(record), "errors", sync=False)
+
+    def sync(self) -> None:
+        """Make every append so far durable with one filesystem sync."""
+        if self.read_only:
+            raise PermissionError("read-only store: nothing to sync")
+        self.fsyncs.sync_filesystem(self.data_dir)
 
     def recent_errors(self, team_id: str, limit: int) -> list[dict[str, Any]]:
         """The last `limit` errors, newest first (from the closed segments too)."""

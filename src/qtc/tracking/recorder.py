@@ -61,6 +61,7 @@ class Recorder:
         self.flush_delay = flush_delay
         self.listeners = list(listeners)
         self._dirty: set[str] = set()
+        self._unsynced = False  # history or error lines written since the last sync
         self._flush_handle: asyncio.Handle | None = None
         self._unclosed: set[str] = set()  # closed orders whose history line failed
         self._failures: dict[str, str] = {}  # kind of durable write -> why it fails
@@ -112,32 +113,41 @@ class Recorder:
     def mark_dirty(self, team_id: str) -> None:
         """The team's open orders changed: rewrite its file once the current burst is over."""
         self._dirty.add(team_id)
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if self._flush_handle is not None:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the caller flushes
-        # everything applied before the timer fires shares one rewrite per team
+        # everything applied before the timer fires shares one rewrite per team and one sync
         self._flush_handle = loop.call_later(self.flush_delay, self.flush)
 
     def flush(self) -> None:
         """Rewrite pending_orders.jsonl of every team changed since the last flush, all in one
-        durable batch; then the intent log, whose orders those files now hold, is emptied."""
+        durable batch whose sync also covers the history and error lines written before it;
+        then the intent log, whose orders those files now hold, is emptied."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         dirty, self._dirty = self._dirty, set()
-        if not dirty:
-            return
+        unsynced, self._unsynced = self._unsynced, False
         try:
-            self.store.save_open_orders_of({t: self.book.open_orders(t) for t in sorted(dirty)})
+            if dirty:
+                self.store.save_open_orders_of({t: self.book.open_orders(t) for t in sorted(dirty)})
+            elif unsynced:
+                self.store.sync()
         except OSError as e:
             self._dirty |= dirty  # rewritten at the next flush; the intent log keeps the orders
-            why = f"cannot rewrite pending_orders.jsonl of {len(dirty)} teams: {e}"
-            self._failed("pending", why)
+            self._unsynced |= unsynced
+            what = f"rewrite pending_orders.jsonl of {len(dirty)} teams" if dirty else "sync"
+            self._failed("pending", f"cannot {what}: {e}")
             return
         self._recovered("pending")
+        if not dirty:
+            return
         try:
             self.store.clear_intents()
         except OSError as e:  # its orders are in their files now: replaying them is harmless
@@ -205,6 +215,8 @@ class Recorder:
             self.log.error("Error of team %s not written: %s: %s", team_id, phase, message)
             return
         self._recovered("errors")
+        self._unsynced = True
+        self._flush_soon()
 
     # health
 
