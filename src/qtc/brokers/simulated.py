@@ -72,6 +72,8 @@ class SimulatedBroker:
         self._paused = False
         self._closed = False
         self.stream_connects = 0  # StreamConnected sent, to any subscriber
+        self._sync: asyncio.Future[None] | None = None  # the group sync under way
+        self._held: list[TradeUpdate] = []  # events of commands not yet durable
         self._unsubscribe = engine.subscribe(self._on_update)
 
     @property
@@ -82,17 +84,24 @@ class SimulatedBroker:
     def _on_update(self, update: TradeUpdate) -> None:
         if self._paused:
             return
+        if self._sync is not None:
+            self._held.append(update)  # told once the command that made it is durable
+            return
         for stream in list(self._streams):
             stream.push(update)
 
     async def submit(self, request: OrderRequest) -> BrokerOrder:
-        """Place an order; fills that happen at once are already queued on the stream.
+        """Place an order; fills that happen at once are queued on the stream. Answered once
+        the exchange's journal holds it (one sync for every command of the same moment).
 
-        BrokerUnavailable when the exchange cannot journal the command (it did not happen)."""
+        BrokerUnavailable when the exchange cannot journal the command: it did not happen, or
+        its sync failed and it may have (the caller looks it up, as after a lost answer)."""
         try:
-            return self.engine.submit(request, self.clock.now())
+            order = self.engine.submit(request, self.clock.now())
         except OSError as e:
             raise BrokerUnavailable(f"simulated exchange cannot journal the order: {e}") from e
+        await self._durable()
+        return order
 
     async def cancel(self, broker_order_id: str) -> None:
         """Cancel an open order; the `canceled` event is queued on the stream."""
@@ -100,6 +109,36 @@ class SimulatedBroker:
             self.engine.cancel(broker_order_id, self.clock.now())
         except OSError as e:
             raise BrokerUnavailable(f"simulated exchange cannot journal the cancel: {e}") from e
+        await self._durable()
+
+    async def _durable(self) -> None:
+        """Wait for the group sync covering every command so far: the first caller of a loop
+        turn schedules it, the others of that turn share it."""
+        if self._sync is None:
+            loop = asyncio.get_running_loop()
+            self._sync = loop.create_future()
+            loop.call_soon(self._sync_now)
+        await asyncio.shield(self._sync)
+
+    def _sync_now(self) -> None:
+        done, self._sync = self._sync, None
+        held, self._held = self._held, []
+        try:
+            self.engine.sync()
+        except OSError as e:
+            failed: OSError | None = e
+        else:
+            failed = None
+        for update in held:  # the engine in memory is the exchange's truth while it runs
+            self._on_update(update)
+        if done is None:
+            return
+        if failed is None:
+            done.set_result(None)
+            return
+        # the answers are lost, as after a dropped connection: callers look the orders up
+        done.set_exception(BrokerUnavailable(f"simulated exchange cannot sync: {failed}"))
+        done.exception()  # retrieved, so that a caller cancelled meanwhile logs nothing
 
     async def get_order(self, broker_order_id: str) -> BrokerOrder:
         """One order by the exchange's id; OrderNotFound if there is none."""
@@ -130,6 +169,8 @@ class SimulatedBroker:
     async def settle(self) -> None:
         """Wait until every subscriber has finished with every event emitted so far (the
         orchestrator lets the tracker catch up before strategies look at their orders)."""
+        if self._sync is not None:
+            await asyncio.shield(self._sync)
         await asyncio.gather(*(stream.settled() for stream in list(self._streams)))
 
     def pause_stream(self) -> None:

@@ -126,6 +126,7 @@ def open_journal(
         path,
         lambda: JournaledEngine.open(
             path,
+            group_commit=True,  # the simulated broker answers a burst after one sync
             seed=settings.seed,
             symbols=feed.universe,
             # one paper account shared by every team, funded with all their capital

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -125,17 +126,25 @@ class JournaledEngine(ExchangeEngine):
     journal and the run's progress never matches a bar twice.
     """
 
-    def __init__(self, journal_path: Path, **engine_args: Any) -> None:
+    def __init__(
+        self, journal_path: Path, *, group_commit: bool = False, **engine_args: Any
+    ) -> None:
+        """With `group_commit`, submits and cancels are written at once but made durable by
+        the next `sync` (one fsync for a burst of them): the caller answers none before it."""
         super().__init__(**engine_args)
         self._journal_path = journal_path
         self._writing = False
-        self._fsync = FsyncCounter()
+        self._group_commit = group_commit
+        self._unsynced = False
+        self.fsyncs = FsyncCounter()
         self.params = dict(engine_args)
         self.last_minute: datetime | None = None
         self.last_session_end: datetime | None = None
 
     @classmethod
-    def open(cls, journal_path: Path, **engine_args: Any) -> JournaledEngine:
+    def open(
+        cls, journal_path: Path, *, group_commit: bool = False, **engine_args: Any
+    ) -> JournaledEngine:
         """An engine with the journal's commands replayed into it, ready to append.
 
         Raises JournalCorrupt when a line other than a torn last one cannot be replayed."""
@@ -162,7 +171,7 @@ class JournaledEngine(ExchangeEngine):
                         value,
                     )
             params.update(kept)
-        engine = cls(journal_path, **params)
+        engine = cls(journal_path, group_commit=group_commit, **params)
         for number, record in records:
             try:
                 engine._apply(record)
@@ -180,9 +189,23 @@ class JournaledEngine(ExchangeEngine):
     def close(self) -> None:
         self._writing = False
 
-    def _write(self, record: dict[str, Any]) -> None:
-        if self._writing:
-            append_line(self._journal_path, record, self._fsync, point="journal")
+    def _write(self, record: dict[str, Any], *, deferred: bool = False) -> None:
+        if not self._writing:
+            return
+        later = deferred and self._group_commit
+        append_line(self._journal_path, record, None if later else self.fsyncs, point="journal")
+        self._unsynced = later  # a synced line makes every earlier one durable too
+
+    def sync(self) -> None:
+        """Make the commands written since the last sync durable (one fsync for them all)."""
+        if not self._unsynced:
+            return
+        fd = os.open(self._journal_path, os.O_RDONLY)
+        try:
+            self.fsyncs.fsync(fd)
+        finally:
+            os.close(fd)
+        self._unsynced = False
 
     def _apply(self, record: Mapping[str, Any]) -> None:
         op = record["op"]
@@ -211,15 +234,16 @@ class JournaledEngine(ExchangeEngine):
             raise ValueError(f"unknown journal command {op!r}")
 
     def submit(self, request: OrderRequest, now: datetime) -> BrokerOrder:
-        self._write({"op": "submit", "now": _time(now), "request": _request_json(request)})
+        record = {"op": "submit", "now": _time(now), "request": _request_json(request)}
+        self._write(record, deferred=True)
         return super().submit(request, now)
 
     def cancel(self, broker_order_id: str, now: datetime) -> BrokerOrder:
-        self._write({"op": "cancel", "now": _time(now), "id": broker_order_id})
+        self._write({"op": "cancel", "now": _time(now), "id": broker_order_id}, deferred=True)
         return super().cancel(broker_order_id, now)
 
     def cancel_all(self, now: datetime) -> builtins.list[BrokerOrder]:
-        self._write({"op": "cancel_all", "now": _time(now)})
+        self._write({"op": "cancel_all", "now": _time(now)}, deferred=True)
         return super().cancel_all(now)
 
     def on_minute(

@@ -241,6 +241,9 @@ class ExchangeEngine:
         """The last price of `symbol` (latest bar close or `set_price`), None before any."""
         return self._last.get(symbol)
 
+    def sync(self) -> None:
+        """Make every command so far durable: nothing to do for an engine kept in memory."""
+
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call `callback` synchronously with every TradeUpdate; returns the unsubscribe."""
         self._listeners.append(callback)
