@@ -3,6 +3,7 @@ restarts keep the journal's parameters, torn tails and bad lines are handled cle
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from qtc.brokers.simulated import SimulatedBroker
+from qtc.clock import ManualClock
+from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.market import Bar
-from qtc.domain.orders import OrderRequest
+from qtc.domain.orders import OrderRequest, StreamConnected
 from qtc.exchange.engine.journal import JournalCorrupt, JournaledEngine
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -108,3 +111,44 @@ def test_a_bad_middle_line_names_the_file_and_line(tmp_path: Path) -> None:
         JournaledEngine.open(journal, **PARAMS)
     assert caught.value.line == 3
     assert str(caught.value).startswith(f"{journal} line 3:")
+
+
+async def test_a_burst_of_submits_and_cancels_shares_one_fsync_and_is_answered_after_it(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "exchange" / "journal.jsonl"
+    engine = JournaledEngine.open(journal, group_commit=True, **PARAMS)
+    engine.set_price("AAPL", D(100))
+    broker = SimulatedBroker(engine, ManualClock(T0))
+    stream = broker.updates()
+    assert isinstance(await anext(stream), StreamConnected)
+    before = engine.fsyncs.count
+    market = [buy(n, qty="1", limit=None) for n in range(10)]
+    answers = await asyncio.gather(*(broker.submit(r) for r in market))
+    assert engine.fsyncs.count - before == 1  # one sync for the burst, not ten
+    assert [a.client_order_id for a in answers] == [r.client_order_id for r in market]
+    events = [await anext(stream) for _ in range(10)]  # told only after the sync
+    assert [(e.event, e.order.client_order_id) for e in events] == [  # type: ignore[union-attr]
+        (TradeEvent.NEW, r.client_order_id) for r in market
+    ]
+    await broker.advance(T0 + timedelta(minutes=1), bar(1, volume="1000"))
+    assert len(filled(engine)) == 10
+    resting = [await broker.submit(buy(20 + n, limit="90")) for n in range(3)]
+    before = engine.fsyncs.count
+    await asyncio.gather(*(broker.cancel(o.broker_order_id) for o in resting))
+    assert engine.fsyncs.count - before == 1
+    # a restart replays every command answered: the same orders, the same fills
+    again = JournaledEngine.open(journal, **PARAMS)
+    assert filled(again) == filled(engine)
+    assert [o.status for o in (again.get(o.broker_order_id) for o in resting)] == [
+        OrderStatus.CANCELED
+    ] * 3
+    await broker.close()
+
+
+def test_without_group_commit_every_command_is_synced_as_it_is_written(tmp_path: Path) -> None:
+    engine = JournaledEngine.open(tmp_path / "journal.jsonl", **PARAMS)
+    before = engine.fsyncs.count
+    engine.submit(buy(1), T0)
+    engine.submit(buy(2), T0)
+    assert engine.fsyncs.count - before == 2
