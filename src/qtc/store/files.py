@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from qtc.domain.orders import Order
+from qtc.domain.times import parse_time
 from qtc.store import compact, segments
 from qtc.store.errors import CorruptFile
 from qtc.store.jsonl import (
@@ -20,6 +21,7 @@ from qtc.store.jsonl import (
     make_private_dir,
     read_last,
     read_lines,
+    read_lines_from,
     read_numbered,
     remove_durably,
     repair_tail,
@@ -260,6 +262,43 @@ class FileStore:
                 out.append((entry.path, st.st_size, st.st_mtime_ns))
         return tuple(sorted(out))
 
+    def iter_snapshots(
+        self, team_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The team's portfolio snapshots timed in [start, end), oldest first, streamed: the
+        month segments whose index overlaps the range, then the day files it covers, each
+        entered by bisecting to `start` (snapshots are appended in time order)."""
+        for path in self._snapshot_files(team_id, start, end):
+            lines = read_lines_from(path, self.log, lambda obj: _before(obj, start))
+            for obj in lines:
+                at = _snapshot_time(obj)
+                if at is None or (start is not None and at < start):
+                    continue
+                if end is not None and at >= end:
+                    break
+                yield obj
+
+    def _snapshot_files(
+        self, team_id: str, start: datetime | None, end: datetime | None
+    ) -> list[Path]:
+        folder = self.team_dir(team_id)
+        out = []
+        for path, summary in self.indexes.summaries(folder, PORTFOLIO, "timestamp"):
+            low, high = _index_time(summary.min_time), _index_time(summary.max_time)
+            if high is None or (start is not None and high < start):
+                continue
+            if end is not None and low is not None and low >= end:
+                continue
+            out.append(path)
+        for path in sorted((folder / PORTFOLIO).glob("*.jsonl")):
+            day = path.name[: -len(".jsonl")]
+            if start is not None and day < start.astimezone(UTC).strftime("%Y-%m-%d"):
+                continue
+            if end is not None and day > end.astimezone(UTC).strftime("%Y-%m-%d"):
+                continue
+            out.append(path)
+        return out
+
     def last_snapshot(self, team_id: str) -> dict[str, Any] | None:
         """The team's latest portfolio snapshot (the last line of its latest day or month)."""
         folder = self.team_dir(team_id)
@@ -270,6 +309,22 @@ class FileStore:
             if last:
                 return last[0]
         return None
+
+
+def _snapshot_time(obj: Mapping[str, Any]) -> datetime | None:
+    try:
+        return parse_time(str(obj["timestamp"]))
+    except (KeyError, ValueError, OverflowError):
+        return None
+
+
+def _index_time(raw: str | None) -> datetime | None:
+    return _snapshot_time({"timestamp": raw}) if raw is not None else None
+
+
+def _before(obj: Mapping[str, Any], start: datetime | None) -> bool:
+    at = _snapshot_time(obj)
+    return start is not None and at is not None and at < start
 
 
 class _LiveOrders:

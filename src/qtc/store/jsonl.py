@@ -7,7 +7,7 @@ import errno
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -314,3 +314,47 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def read_lines_from(
+    path: Path, log: logging.Logger, earlier: Callable[[dict[str, Any]], bool]
+) -> Iterator[dict[str, Any]]:
+    """Every JSON object line of `path` in order, starting near the first line that is not
+    `earlier`, found by bisecting byte offsets (so a line read costs nothing until then).
+
+    The lines must be sorted by `earlier` (all True, then all False), as a file appended in
+    time order is by "older than t"; the caller still filters what it yields. A torn last
+    line is skipped with a warning, as by `read_numbered`."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return
+    with f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(_first_not_earlier(f, size, earlier))
+        for raw in f:
+            obj = _parse(raw)
+            if obj is not None:
+                yield obj
+            elif raw.strip():
+                torn = not raw.endswith(b"\n")
+                log.warning(
+                    "Skipping %s line of %s: %r", "torn last" if torn else "unreadable", path,
+                    raw[:200],
+                )  # fmt: skip
+
+
+def _first_not_earlier(f: Any, size: int, earlier: Callable[[dict[str, Any]], bool]) -> int:
+    """The start of a line at or before the first whole line that is not `earlier`."""
+    lo, hi = 0, size  # lo: a line start with only earlier lines before it
+    while hi - lo > _BLOCK:
+        mid = (lo + hi) // 2
+        f.seek(mid)
+        f.readline()  # the rest of the line `mid` falls in
+        start = f.tell()
+        obj = _parse(f.readline())
+        if obj is not None and earlier(obj):
+            lo = start
+        else:
+            hi = mid
+    return lo
