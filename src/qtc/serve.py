@@ -69,6 +69,8 @@ def serve_command(args: argparse.Namespace) -> int:
         leaderboard=lambda: leaderboard_view(view, view.prices(), view.orders_placed()),
         rate_limit_per_minute=args.rate_limit,
         prices=view.prices,
+        snapshots=view.store,
+        board_minute=lambda: read_progress(data_dir)[0],
     )
     server = make_server(app, args.api_host, args.api_port)
     log.info(

@@ -148,6 +148,7 @@ async def _start(stack_args: dict[str, Any], app_kwargs: Mapping[str, Any]) -> S
         wrap(tracker),
         keys,
         prices=lambda: {s: p for s in PRICES if (p := engine.last_price(s)) is not None},
+        snapshots=tracker.store,
         **app_kwargs,
     )
     sock = bind_socket()

@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
+from tests.support.metrics_reference import reference_metrics, unit_round_trips
 
-from qtc.views.metrics import METRICS, PERIODS_PER_YEAR, team_metrics
+from qtc.views.metrics import METRICS, team_metrics
 
 T0 = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 SERIES_METRICS = (
@@ -40,42 +40,6 @@ def _walk(seed: int, minutes: int = 390) -> list[tuple[datetime, Decimal]]:
     return points
 
 
-def _reference(points: list[tuple[datetime, Decimal]]) -> dict[str, Any]:
-    """The same metrics the textbook way, with pandas (the last snapshot of each minute)."""
-    raw = pd.Series([float(v) for _, v in points], index=pd.DatetimeIndex([t for t, _ in points]))
-    equity = raw.groupby(raw.index.floor("min")).last()
-    r = equity.pct_change().dropna()
-    total = equity.iloc[-1] / equity.iloc[0] - 1
-    annual = (1 + total) ** (PERIODS_PER_YEAR / len(r)) - 1
-    std = r.std(ddof=1)
-    drawdown = 1 - equity / equity.cummax()
-    return {
-        "total_return_pct": total * 100,
-        "annualized_return_pct": annual * 100,
-        "volatility_pct": std * math.sqrt(PERIODS_PER_YEAR) * 100,
-        "sharpe": r.mean() / std * math.sqrt(PERIODS_PER_YEAR),
-        "sortino": r.mean() / np.sqrt(np.mean(np.minimum(r, 0) ** 2)) * math.sqrt(PERIODS_PER_YEAR),
-        "calmar": annual / drawdown.max(),
-        "max_drawdown_pct": drawdown.max() * 100,
-        "max_drawdown_minutes": _longest_underwater(equity.to_numpy()),
-    }
-
-
-def _longest_underwater(equity: np.ndarray) -> int:
-    """Steps from a peak to the first point back at or above it (or to the end)."""
-    peaks = np.maximum.accumulate(equity)
-    below = equity < peaks
-    longest, start = 0, None
-    for i, under in enumerate(below):
-        if under and start is None:
-            start = i - 1  # the peak
-        elif not under and start is not None:
-            longest, start = max(longest, i - start), None
-    if start is not None:
-        longest = max(longest, len(equity) - 1 - start)
-    return longest
-
-
 def _close(a: float | None, b: float) -> bool:
     return a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
@@ -84,7 +48,7 @@ def _close(a: float | None, b: float) -> bool:
 def test_series_metrics_match_pandas(seed: int) -> None:
     points = _walk(seed)
     got = team_metrics(points, [])
-    expected = _reference(points)
+    expected = reference_metrics(points)
     for name in SERIES_METRICS:
         assert _close(got[name], expected[name]), (name, got[name], expected[name])
 
@@ -95,7 +59,7 @@ def test_a_drawdown_that_recovers_and_one_that_does_not() -> None:
     got = team_metrics(points, [])
     assert _close(got["max_drawdown_pct"], 20.0)  # 110 -> 88
     assert got["max_drawdown_minutes"] == 3  # 110 at minute 1, back above at minute 4
-    for name, value in _reference(points).items():
+    for name, value in reference_metrics(points).items():
         assert _close(got[name], value), name
 
 
@@ -160,27 +124,6 @@ def _fill(symbol: str, side: str, qty: str, price: str, fee: str | None = None) 
     return line
 
 
-def _unit_round_trips(fills: list[dict[str, Any]]) -> list[Decimal]:
-    """Independent FIFO: every share is its own lot; a closing fill's P&L sums its shares."""
-    lots: dict[str, list[tuple[int, Decimal]]] = {}
-    out = []
-    for f in fills:
-        sign = 1 if f["side"] == "buy" else -1
-        price = Decimal(f["execution_price"])
-        queue = lots.setdefault(f["symbol"], [])
-        pnl, closed = Decimal(0), False
-        for _ in range(int(f["quantity"])):
-            if queue and queue[0][0] != sign:
-                held, entry = queue.pop(0)
-                pnl += (price - entry) * held
-                closed = True
-            else:
-                queue.append((sign, price))
-        if closed:
-            out.append(pnl)
-    return out
-
-
 TRADES = [
     _fill("AAPL", "buy", "10", "100"),
     _fill("AAPL", "buy", "5", "102"),
@@ -194,7 +137,7 @@ TRADES = [
 
 
 def test_round_trips_match_an_independent_fifo() -> None:
-    pnls = _unit_round_trips(TRADES)
+    pnls = unit_round_trips(TRADES)
     assert pnls == [Decimal(8), Decimal(40), Decimal(-9), Decimal(10), Decimal(2)]
     got = team_metrics([], TRADES)
     wins = [p for p in pnls if p > 0]

@@ -31,3 +31,12 @@ def format_dec(value: Decimal) -> str:
     text = dec_str(value)
     assert text is not None
     return text
+
+
+def money_from_cents(cents: int) -> str:
+    """`money` of an amount already counted in cents (fast: no Decimal), e.g. 2360 -> "23.6"."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    if not part:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{part:02d}".rstrip("0")

@@ -272,5 +272,7 @@ def build_api(parts: Components, keys: KeyStore, demo_teams: list[TeamSpec]) -> 
         prices=lambda: orchestrator.prices,
         readiness=parts.readiness,
         metrics=parts.recorder.registry,
+        snapshots=parts.tracker.store,
+        board_minute=lambda: orchestrator.totals.last_minute,
     )
     parts.api_server = serve(app, parts.settings.api_host, parts.settings.api_port)
