@@ -9,13 +9,20 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from qtc.api.board import SORT_KEYS
-from qtc.api.schemas import HistoryOut, LeaderboardOut, StatusOut, plain
+from qtc.api.schemas import ErrorOut, HistoryOut, LeaderboardOut, StatusOut, plain
 from qtc.api.state import ApiState
 from qtc.domain.times import iso, parse_time
 
 router = APIRouter(tags=["public"])
 
 MAX_POINTS = 5000
+_MALFORMED: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorOut, "description": "A malformed parameter; `detail` says which."},
+}
+_NO_TEAM: dict[int | str, dict[str, Any]] = {
+    **_MALFORMED,
+    404: {"model": ErrorOut, "description": "No such team."},
+}
 
 
 def _state(request: Request) -> ApiState:
@@ -29,9 +36,17 @@ async def status(request: Request) -> JSONResponse:
     return JSONResponse(plain(_state(request).status()))
 
 
-@router.get("/leaderboard", response_model=LeaderboardOut, summary="Teams ranked by equity")
 @router.get(
-    "/api/v1/leaderboard", response_model=LeaderboardOut, summary="Teams ranked, with metrics"
+    "/leaderboard",
+    response_model=LeaderboardOut,
+    summary="Teams ranked by equity",
+    responses=_MALFORMED,
+)
+@router.get(
+    "/api/v1/leaderboard",
+    response_model=LeaderboardOut,
+    summary="Teams ranked, with metrics",
+    responses=_MALFORMED,
 )
 async def leaderboard(
     request: Request,
@@ -64,6 +79,7 @@ def _time(name: str, raw: str | None) -> datetime | None:
     "/api/v1/leaderboard/history",
     response_model=HistoryOut,
     summary="Equity curves, downsampled (min/max kept)",
+    responses=_NO_TEAM,
 )
 async def history(
     request: Request,
