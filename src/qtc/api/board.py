@@ -10,6 +10,7 @@ starts at its initial capital, one minute before its first snapshot.
 from __future__ import annotations
 
 import bisect
+import json
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,8 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from qtc.domain.decimals import to_decimal
-from qtc.domain.times import parse_time
+from qtc.domain.times import iso, parse_time
 from qtc.tracking.ports import TrackerView
 from qtc.views.curves import downsample
 from qtc.views.metrics import HIGHER_IS_BETTER, METRICS, EquityStats, RoundTrips
@@ -30,6 +30,7 @@ _HIGHER = {"equity": True, "return_pct": True, "fills": True, "open_orders": Tru
 _HIGHER.update(HIGHER_IS_BETTER)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MINUTE_SECONDS = 60
+_CACHED_QUESTIONS = 64  # history answers kept per minute (each browser asks the same)
 
 
 class SnapshotSource(Protocol):
@@ -75,6 +76,11 @@ class Board:
         self._teams: dict[str, _Team] = {}
         self._key: object = object()  # never equal to a first minute
         self._times: dict[int, str] = {}  # epoch minute -> ISO text, shared by every curve
+        self._stamp: object = None  # what the rendered leaderboards were made from
+        self._merged: list[dict[str, Any]] = []
+        self._bodies: dict[str, bytes] = {}  # sort_by -> the JSON answer
+        self._curves_key: object = None  # the minute the cached curves were made in
+        self._curves: dict[tuple[Any, ...], bytes] = {}  # question -> the JSON answer
 
     def refresh(self) -> None:
         """Read what each team added since the last refresh, if the minute moved on."""
@@ -94,9 +100,11 @@ class Board:
         for line in self.snapshots.iter_snapshots(team_id, team.read_from):
             try:
                 at = parse_time(str(line["timestamp"]))
-                equity = to_decimal(line["equity"])
+                equity = Decimal(str(line["equity"]))  # written by QTC: exact decimal text
             except (KeyError, ValueError, ArithmeticError):
                 continue  # a line without a readable time or equity draws nothing
+            if not equity.is_finite():
+                continue
             if team.read_from is None:
                 start = self.tracker.portfolio(team_id).initial_cash
                 self._add_point(team, at - timedelta(minutes=1), start)
@@ -122,32 +130,71 @@ class Board:
 
     # the leaderboard
 
-    def rows(self, base: list[dict[str, Any]], sort_by: str) -> list[dict[str, Any]]:
-        """`base` (ranked by equity) with each team's metrics, sorted by `sort_by` (best
-        first, nulls last, ties in `base` order) and ranked again."""
+    def leaderboard(self, base: Callable[[], list[dict[str, Any]]], sort_by: str) -> bytes:
+        """The JSON answer: `base()` (ranked by equity) with each team's metrics, sorted by
+        `sort_by`; the same bytes again until the minute, a fill or an open order changes."""
         self.refresh()
+        stamp = (self._key, self._fingerprint())
+        if stamp != self._stamp:
+            self._merged = self._merge(base())
+            self._bodies, self._stamp = {}, stamp
+        body = self._bodies.get(sort_by)
+        if body is None:
+            teams = self._sorted(self._merged, sort_by)
+            body = json.dumps({"teams": teams}, separators=(",", ":"), allow_nan=False).encode()
+            self._bodies[sort_by] = body
+        return body
+
+    def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """What a leaderboard row shows besides the minute's prices and metrics."""
+        tracker = self.tracker
+        return tuple(
+            (t, tracker.portfolio(t).fill_count, len(tracker.open_orders(t)))
+            for t in tracker.team_ids()
+        )
+
+    def _merge(self, base: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for row in base:
             team = self._teams.get(row["team_id"])
             metrics = team.metrics if team is not None else _no_metrics()
             out.append({**row, **metrics, "fees": money(metrics["fees"])})
-        if sort_by != "equity":
-            out.sort(key=_sort_key(sort_by, _HIGHER[sort_by]))
-        for rank, row in enumerate(out, start=1):
-            row["rank"] = rank
         return out
+
+    @staticmethod
+    def _sorted(rows: list[dict[str, Any]], sort_by: str) -> list[dict[str, Any]]:
+        """Best first by `sort_by`, nulls last, ties in equity order; ranked again."""
+        ordered = rows if sort_by == "equity" else sorted(rows, key=_sort_key(sort_by))
+        return [{**row, "rank": rank} for rank, row in enumerate(ordered, start=1)]
 
     # equity curves
 
-    def curves(
+    def history(
         self, team_ids: list[str], start: datetime | None, end: datetime | None, points: int
-    ) -> list[dict[str, Any]]:
-        """Each team's equity curve in [start, end], at most `points` points kept by
-        `views.curves.downsample` (times ISO, equity to the cent)."""
+    ) -> bytes:
+        """The JSON answer: each team's equity curve in [start, end], at most `points` points
+        kept by `views.curves.downsample` (times ISO, equity to the cent); the same bytes
+        again for the same question until the minute changes."""
         self.refresh()
-        low = _epoch_minute(start) if start is not None else None
-        high = _epoch_minute(end) if end is not None else None
-        return [self._curve(team_id, low, high, points) for team_id in team_ids]
+        question = (tuple(team_ids), start, end, points)
+        if self._curves_key is not self._key:
+            self._curves.clear()
+            self._curves_key = self._key
+        body = self._curves.get(question)
+        if body is None:
+            low = _epoch_minute(start) if start is not None else None
+            high = _epoch_minute(end) if end is not None else None
+            answer = {
+                "from": iso(start) if start is not None else None,
+                "to": iso(end) if end is not None else None,
+                "points": points,
+                "teams": [self._curve(team_id, low, high, points) for team_id in team_ids],
+            }
+            body = json.dumps(answer, separators=(",", ":")).encode()
+            if len(self._curves) >= _CACHED_QUESTIONS:
+                self._curves.pop(next(iter(self._curves)))  # the oldest question
+            self._curves[question] = body
+        return body
 
     def _curve(self, team_id: str, low: int | None, high: int | None, points: int) -> Any:
         team = self._teams.get(team_id) or _Team()
@@ -174,8 +221,9 @@ def _no_metrics() -> dict[str, Any]:
     return {**EquityStats().metrics(), **RoundTrips().metrics()}
 
 
-def _sort_key(name: str, higher: bool) -> Callable[[Mapping[str, Any]], tuple[bool, Any]]:
-    """Best first: a larger value when `higher`, else a smaller one; a null always last."""
+def _sort_key(name: str) -> Callable[[Mapping[str, Any]], tuple[bool, Any]]:
+    """Best first (the larger value, or the smaller where less is better); nulls last."""
+    higher = _HIGHER[name]
 
     def key(row: Mapping[str, Any]) -> tuple[bool, Any]:
         value = row[name]

@@ -270,6 +270,9 @@ class FileStore:
         entered by bisecting to `start` (snapshots are appended in time order)."""
         for path in self._snapshot_files(team_id, start, end):
             lines = read_lines_from(path, self.log, lambda obj: _before(obj, start))
+            if start is None and end is None:
+                yield from lines
+                continue
             for obj in lines:
                 at = _snapshot_time(obj)
                 if at is None or (start is not None and at < start):

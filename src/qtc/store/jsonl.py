@@ -15,6 +15,7 @@ from qtc.crashpoints import crash_point
 from qtc.store.errors import CorruptFile
 
 _BLOCK = 64 * 1024
+_BISECTED = 1024  # bisecting stops within this many bytes of the line sought
 FILE_MODE = 0o600  # data files are private to the organiser's account
 DIR_MODE = 0o700
 
@@ -347,7 +348,7 @@ def read_lines_from(
 def _first_not_earlier(f: Any, size: int, earlier: Callable[[dict[str, Any]], bool]) -> int:
     """The start of a line at or before the first whole line that is not `earlier`."""
     lo, hi = 0, size  # lo: a line start with only earlier lines before it
-    while hi - lo > _BLOCK:
+    while hi - lo > _BISECTED:
         mid = (lo + hi) // 2
         f.seek(mid)
         f.readline()  # the rest of the line `mid` falls in

@@ -34,9 +34,9 @@ def format_dec(value: Decimal) -> str:
 
 
 def money_from_cents(cents: int) -> str:
-    """`money` of an amount already counted in cents (fast: no Decimal), e.g. 2360 -> "23.6"."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    if not part:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{part:02d}".rstrip("0")
+    """`money` of an amount already counted in cents, e.g. 2360 -> "23.6" (fast: no Decimal;
+    exact below 2**53 cents, where a float holds every cent and `.2f` rounds to it)."""
+    text = f"{cents / 100:.2f}"
+    if text.endswith(".00"):
+        return text[:-3]
+    return text[:-1] if text.endswith("0") else text

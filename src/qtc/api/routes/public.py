@@ -6,16 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from qtc.api.board import SORT_KEYS
 from qtc.api.schemas import ErrorOut, HistoryOut, LeaderboardOut, StatusOut, plain
 from qtc.api.state import ApiState
-from qtc.domain.times import iso, parse_time
+from qtc.domain.times import parse_time
 
 router = APIRouter(tags=["public"])
 
 MAX_POINTS = 5000
+JSON = "application/json"
 _MALFORMED: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "A malformed parameter; `detail` says which."},
 }
@@ -57,13 +58,12 @@ async def leaderboard(
             + ", ".join(SORT_KEYS)
         ),
     ] = "equity",
-) -> JSONResponse:
+) -> Response:
     """Every team's equity, return and metrics, best first."""
     if sort_by not in SORT_KEYS:
         raise HTTPException(422, f"sort_by: {sort_by[:50]!r} is not one of {', '.join(SORT_KEYS)}")
     state = _state(request)
-    teams: list[dict[str, Any]] = state.board.rows(state.leaderboard(), sort_by)
-    return JSONResponse({"teams": plain(teams)})
+    return Response(state.board.leaderboard(state.leaderboard, sort_by), media_type=JSON)
 
 
 def _time(name: str, raw: str | None) -> datetime | None:
@@ -93,7 +93,7 @@ async def history(
     points: Annotated[
         int, Query(ge=2, le=MAX_POINTS, description="At most this many points per team.")
     ] = 200,
-) -> JSONResponse:
+) -> Response:
     """Each team's equity at the end of every minute, cut to at most `points` points that
     keep each stretch's first, lowest, highest and last value."""
     low, high = _time("from", start), _time("to", end)
@@ -105,12 +105,5 @@ async def history(
     unknown = sorted(set(wanted) - set(known))
     if unknown:
         raise HTTPException(404, f"no such team: {unknown[0][:50]}")
-    curves = state.board.curves(wanted, low, high, points)
-    return JSONResponse(
-        {
-            "from": iso(low) if low is not None else None,
-            "to": iso(high) if high is not None else None,
-            "points": points,
-            "teams": curves,
-        }
-    )
+    body = state.board.history(wanted, low, high, points)
+    return Response(body, media_type=JSON)
