@@ -318,10 +318,14 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 
 
 def read_lines_from(
-    path: Path, log: logging.Logger, earlier: Callable[[dict[str, Any]], bool]
-) -> Iterator[dict[str, Any]]:
-    """Every JSON object line of `path` in order, starting near the first line that is not
-    `earlier`, found by bisecting byte offsets (so a line read costs nothing until then).
+    path: Path,
+    log: logging.Logger,
+    earlier: Callable[[dict[str, Any]], bool],
+    offset: int = 0,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(offset, object) of every JSON object line of `path` in order, starting near the first
+    line that is not `earlier`, found by bisecting byte offsets from `offset` (a line start
+    with only `earlier` lines before it, e.g. from a previous read of a file that only grows).
 
     The lines must be sorted by `earlier` (all True, then all False), as a file appended in
     time order is by "older than t"; the caller still filters what it yields. A torn last
@@ -332,22 +336,26 @@ def read_lines_from(
         return
     with f:
         size = f.seek(0, os.SEEK_END)
-        f.seek(_first_not_earlier(f, size, earlier))
+        at = _first_not_earlier(f, min(offset, size), size, earlier)
+        f.seek(at)
         for raw in f:
             obj = _parse(raw)
             if obj is not None:
-                yield obj
+                yield at, obj
             elif raw.strip():
                 torn = not raw.endswith(b"\n")
                 log.warning(
                     "Skipping %s line of %s: %r", "torn last" if torn else "unreadable", path,
                     raw[:200],
                 )  # fmt: skip
+            at += len(raw)
 
 
-def _first_not_earlier(f: Any, size: int, earlier: Callable[[dict[str, Any]], bool]) -> int:
+def _first_not_earlier(
+    f: Any, lo: int, size: int, earlier: Callable[[dict[str, Any]], bool]
+) -> int:
     """The start of a line at or before the first whole line that is not `earlier`."""
-    lo, hi = 0, size  # lo: a line start with only earlier lines before it
+    hi = size  # lo: a line start with only earlier lines before it
     while hi - lo > _BISECTED:
         mid = (lo + hi) // 2
         f.seek(mid)
