@@ -72,3 +72,20 @@ def test_a_torn_last_line_is_skipped_with_a_warning(
 
 def test_a_team_without_snapshots_has_none(tmp_path: Path) -> None:
     assert list(FileStore(tmp_path).iter_snapshots("nobody")) == []
+
+
+def test_reading_on_as_the_day_file_grows(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    reader = FileStore(tmp_path, read_only=True)
+    times = _write(store, minutes=300)
+    last = times[-1]
+    assert _times(reader, last, None) == [last]
+    # two more snapshots at the same time as the last (after fills), then the next minutes
+    later = [last, last, *(last + timedelta(minutes=i) for i in (1, 2, 3))]
+    for at in later:
+        store.append_snapshot("alpha", at, {"timestamp": at.isoformat(), "pad": PAD})
+    assert _times(reader, last, None) == [last, *later]
+    assert _times(reader, later[-1], None) == [later[-1]]
+    # an earlier start than the last read is answered whole
+    start = times[-40]
+    assert _times(reader, start, None) == [*times[-40:], *later]
