@@ -19,12 +19,15 @@ def downsample(values: Sequence[int], points: int) -> list[int]:
     buckets = points // per
     size = -(-n // buckets)  # ceil: `buckets` buckets of `size` cover all n
     padded = np.empty(buckets * size, dtype=np.int64)
-    padded[:n] = np.asarray(values, dtype=np.int64)
-    padded[n:] = padded[n - 1]  # the padding repeats the last point, index clipped below
+    padded[:n] = values
+    padded[n:] = values[-1]  # the padding repeats the last point, index clipped below
     grid = padded.reshape(buckets, size)
-    offsets = np.arange(buckets) * size
-    picks = [offsets + grid.argmin(axis=1), offsets + grid.argmax(axis=1)]
+    starts = np.arange(0, buckets * size, size)
+    picks = [starts + grid.argmin(axis=1), starts + grid.argmax(axis=1)]
     if per == 4:
-        picks += [offsets, np.minimum(offsets + size - 1, n - 1)]
-    chosen = np.unique(np.minimum(np.concatenate(picks), n - 1))
-    return [int(i) for i in chosen]
+        picks += [starts, starts + (size - 1)]
+    chosen = np.concatenate(picks)
+    np.minimum(chosen, n - 1, out=chosen)
+    chosen.sort()
+    first_of_each = np.concatenate(([True], chosen[1:] != chosen[:-1]))
+    return list(chosen[first_of_each].tolist())

@@ -33,10 +33,13 @@ def format_dec(value: Decimal) -> str:
     return text
 
 
+# ".01" ... ".99" as `money` writes them (trailing zeros dropped: 10 -> ".1", 0 -> "")
+_CENTS_TEXT = ["", *(f".{c:02d}".rstrip("0") for c in range(1, 100))]
+
+
 def money_from_cents(cents: int) -> str:
-    """`money` of an amount already counted in cents, e.g. 2360 -> "23.6" (fast: no Decimal;
-    exact below 2**53 cents, where a float holds every cent and `.2f` rounds to it)."""
-    text = f"{cents / 100:.2f}"
-    if text.endswith(".00"):
-        return text[:-3]
-    return text[:-1] if text.endswith("0") else text
+    """`money` of an amount already counted in cents, e.g. 2360 -> "23.6" (fast: no Decimal)."""
+    if cents < 0:
+        return "-" + money_from_cents(-cents)
+    whole, part = divmod(cents, 100)
+    return f"{whole}{_CENTS_TEXT[part]}"
