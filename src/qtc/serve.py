@@ -69,7 +69,10 @@ def serve_command(args: argparse.Namespace) -> int:
         leaderboard=lambda: leaderboard_view(view, view.prices(), view.orders_placed()),
         rate_limit_per_minute=args.rate_limit,
         prices=view.prices,
+        snapshots=view.store,
+        board_minute=lambda: read_progress(data_dir)[0],
     )
+    app.state.qtc.board.refresh()  # every snapshot is read before the first request
     server = make_server(app, args.api_host, args.api_port)
     log.info(
         "QTC serve (read-only): data=%s, API http://%s:%d", data_dir, args.api_host, args.api_port

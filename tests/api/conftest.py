@@ -124,7 +124,13 @@ async def _start(stack_args: dict[str, Any], app_kwargs: Mapping[str, Any]) -> S
     for symbol, price in PRICES.items():
         engine.set_price(symbol, price, liquidity=Decimal(0))
     broker = SimulatedBroker(engine, clock)
-    tracker = OrderTracker(store=FileStore(data_dir), broker=broker, clock=clock, teams=TEAMS)
+    tracker = OrderTracker(
+        store=FileStore(data_dir),
+        broker=broker,
+        clock=clock,
+        teams=TEAMS,
+        **stack_args["tracker_options"],
+    )
     await tracker.load()
     keys = KeyStore(data_dir / "api_keys.json")
     stack = Stack(
@@ -142,6 +148,7 @@ async def _start(stack_args: dict[str, Any], app_kwargs: Mapping[str, Any]) -> S
         wrap(tracker),
         keys,
         prices=lambda: {s: p for s in PRICES if (p := engine.last_price(s)) is not None},
+        snapshots=tracker.store,
         **app_kwargs,
     )
     sock = bind_socket()
@@ -177,6 +184,7 @@ def run_stack(
     *,
     access_log: bool = False,
     wrap: Callable[[OrderTracker], Any] | None = None,
+    tracker_options: Mapping[str, Any] | None = None,
     **app_kwargs: Any,
 ) -> Iterator[Stack]:
     """Start a live stack in a background loop; stop it and its thread afterwards."""
@@ -185,7 +193,15 @@ def run_stack(
     thread.start()
     try:
         stack = asyncio.run_coroutine_threadsafe(
-            _start({"data_dir": data_dir, "access_log": access_log, "wrap": wrap}, app_kwargs),
+            _start(
+                {
+                    "data_dir": data_dir,
+                    "access_log": access_log,
+                    "wrap": wrap,
+                    "tracker_options": tracker_options or {},
+                },
+                app_kwargs,
+            ),
             loop,
         ).result(timeout=DEADLINE * 3)
         try:

@@ -69,6 +69,12 @@ class BrokenTracker:
     def unsubscribe(self, team_id: str, queue: asyncio.Queue[TeamEvent]) -> None:
         return None
 
+    def events_since(self, team_id: str, last_id: int) -> list[TeamEvent] | None:
+        return []
+
+    def last_event_id(self, team_id: str) -> int:
+        return 0
+
 
 @pytest.fixture
 def broken(tmp_path: Path) -> tuple[httpx.AsyncClient, dict[str, str], Order]:

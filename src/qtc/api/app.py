@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from qtc.api.access import AccessLogMiddleware
+from qtc.api.board import Board, SnapshotSource
 from qtc.api.errors import install_error_handlers
 from qtc.api.fast_path import OpenOrdersFastPath
 from qtc.api.keys import KeyStore
@@ -59,9 +60,14 @@ def create_app(
     sse_heartbeat_seconds: float = 15.0,
     readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
     metrics: CollectorRegistry | None = None,
+    snapshots: SnapshotSource | None = None,
+    board_minute: Callable[[], object] | None = None,
 ) -> FastAPI:
     """Build the team API over a live tracker; `status`/`leaderboard`/`prices` are optional,
-    and so are `readiness` (the /readyz checks) and `metrics` (the registry /metrics serves)."""
+    and so are `readiness` (the /readyz checks) and `metrics` (the registry /metrics serves).
+
+    The leaderboard's metrics and curves read `snapshots` (the store; None: none) again when
+    `board_minute()` changes (the last minute processed; None: at every request)."""
     price_source = prices or _no_prices
     app = FastAPI(
         title="QTC team API",
@@ -80,6 +86,7 @@ def create_app(
         sse_heartbeat_seconds=sse_heartbeat_seconds,
         readiness=readiness or health.no_checks,
         metrics=metrics,
+        board=Board(tracker, snapshots, board_minute or object),
     )
     app.state.qtc = state
     install_error_handlers(app)

@@ -158,12 +158,35 @@ class ErrorsOut(Shape):
 
 
 class LeaderboardOut(Shape):
-    """Teams ranked by equity, best first."""
+    """Teams ranked by equity (or `sort_by`), best first."""
 
     teams: list[dict[str, Any]] = Field(
         description="One entry per team: rank, team_id, equity (market_value: its deprecated "
-        "old name), cash, return_pct, fills, open_orders. " + DECIMAL_NOTE
+        "old name), cash, return_pct, fills, open_orders; and the metrics of the minute "
+        "snapshots and the ledger (README, Leaderboard metrics), numbers or null when they "
+        "cannot be computed: total_return_pct, annualized_return_pct, volatility_pct, "
+        "sharpe, sortino, calmar, max_drawdown_pct, max_drawdown_minutes, win_rate_pct, "
+        "profit_factor, round_trips, and fees (a decimal string). " + DECIMAL_NOTE
     )
+
+
+class CurveOut(Shape):
+    """One team's equity curve: the last snapshot of each minute, downsampled."""
+
+    team_id: str
+    count: int = Field(description="Minutes in the range before downsampling.")
+    times: list[str] = Field(description=f"The minutes shown, oldest first. {TIME_NOTE}")
+    equity: list[str] = Field(description=f"Equity at each of `times`, to the cent. {DECIMAL_NOTE}")
+
+
+class HistoryOut(Shape):
+    """Equity curves of the teams asked for (every team when none is named)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str | None = Field(alias="from", description=f"Start of the range. {TIME_NOTE}")
+    to: str | None = Field(description=f"End of the range (inclusive). {TIME_NOTE}")
+    points: int = Field(description="At most this many points per team.")
+    teams: list[CurveOut]
 
 
 class StatusOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from qtc.api.board import Board
 from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
 from qtc.api.ratelimit import RateLimiter
@@ -29,3 +30,4 @@ class ApiState:
     sse_heartbeat_seconds: float
     readiness: Callable[[], tuple[bool, dict[str, Any]]]
     metrics: CollectorRegistry | None  # None: metrics are off
+    board: Board  # the leaderboard's metrics and equity curves

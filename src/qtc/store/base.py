@@ -80,6 +80,13 @@ class Store(Protocol):
         """Record a portfolio snapshot (derived data: not necessarily durable)."""
         ...
 
+    def iter_snapshots(
+        self, team_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The team's portfolio snapshots timed in [start, end) (None: unbounded), oldest
+        first, streamed (never the whole history in memory)."""
+        ...
+
     def append_error(self, team_id: str, record: Mapping[str, Any]) -> None:
         """Record a strategy or order error (timestamp, phase, message, signal); durable once
         the next `sync` or `save_open_orders_of` returns."""

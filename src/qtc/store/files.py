@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qtc.domain.orders import Order
+from qtc.domain.times import parse_time
 from qtc.store import compact, segments
 from qtc.store.errors import CorruptFile
 from qtc.store.jsonl import (
@@ -22,6 +23,7 @@ from qtc.store.jsonl import (
     make_private_dir,
     read_last,
     read_lines,
+    read_lines_from,
     read_numbered,
     repair_tail,
     write_atomic_many,
@@ -54,6 +56,9 @@ class FileStore:
         self._live_month: dict[Path, str | None] = {}  # month of each live file's first line
         self.indexes = segments.SegmentIndexes()
         self._live_history = _LiveOrders(self.log)
+        # snapshot file -> (inode, offset, time): where a line of that time starts, with
+        # only older lines before it (the next read of a growing day file starts there)
+        self._cursors: dict[Path, tuple[int, int, datetime]] = {}
 
     def team_dir(self, team_id: str) -> Path:
         """The folder of one team's files."""
@@ -306,6 +311,76 @@ class FileStore:
                 out.append((entry.path, st.st_size, st.st_mtime_ns))
         return tuple(sorted(out))
 
+    def iter_snapshots(
+        self, team_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The team's portfolio snapshots timed in [start, end), oldest first, streamed: the
+        month segments whose index overlaps the range, then the day files it covers, each
+        entered by bisecting to `start` (snapshots are appended in time order), or from
+        where the last read of the file stopped when that was before `start`."""
+        for path in self._snapshot_files(team_id, start, end):
+            if start is None and end is None:
+                for _, obj in read_lines_from(path, self.log, _never):
+                    yield obj
+            else:
+                yield from self._snapshots_in(path, start, end)
+
+    def _snapshots_in(
+        self, path: Path, start: datetime | None, end: datetime | None
+    ) -> Iterator[dict[str, Any]]:
+        inode, offset = self._snapshot_cursor(path, start)
+        newest: datetime | None = None
+        for line_at, obj in read_lines_from(path, self.log, lambda o: _before(o, start), offset):
+            at = _snapshot_time(obj)
+            if at is None:
+                continue
+            if newest is None or at > newest:  # every line before this one is older
+                self._cursors[path] = (inode, line_at, at)
+                newest = at
+            if start is not None and at < start:
+                continue
+            if end is not None and at >= end:
+                break
+            yield obj
+
+    def _snapshot_cursor(self, path: Path, start: datetime | None) -> tuple[int, int]:
+        """(inode, offset to read `path` from for `start`): a line start with only older
+        lines before it, remembered from the last read, or 0."""
+        try:
+            inode = path.stat().st_ino
+        except FileNotFoundError:
+            return 0, 0
+        cursor = self._cursors.get(path)
+        if start is None or cursor is None or cursor[0] != inode or cursor[2] > start:
+            return inode, 0
+        return inode, cursor[1]
+
+    def _snapshot_files(
+        self, team_id: str, start: datetime | None, end: datetime | None
+    ) -> list[Path]:
+        folder = self.team_dir(team_id)
+        out = []
+        for path, summary in self.indexes.summaries(folder, PORTFOLIO, "timestamp"):
+            low, high = _index_time(summary.min_time), _index_time(summary.max_time)
+            if high is None or (start is not None and high < start):
+                continue
+            if end is not None and low is not None and low >= end:
+                continue
+            out.append(path)
+        days = folder / PORTFOLIO
+        try:
+            names = sorted(n for n in os.listdir(days) if n.endswith(".jsonl"))
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            day = name[: -len(".jsonl")]
+            if start is not None and day < start.astimezone(UTC).strftime("%Y-%m-%d"):
+                continue
+            if end is not None and day > end.astimezone(UTC).strftime("%Y-%m-%d"):
+                continue
+            out.append(days / name)
+        return out
+
     def last_snapshot(self, team_id: str) -> dict[str, Any] | None:
         """The team's latest portfolio snapshot (the last line of its latest day or month)."""
         folder = self.team_dir(team_id)
@@ -316,6 +391,26 @@ class FileStore:
             if last:
                 return last[0]
         return None
+
+
+def _snapshot_time(obj: Mapping[str, Any]) -> datetime | None:
+    try:
+        return parse_time(str(obj["timestamp"]))
+    except (KeyError, ValueError, OverflowError):
+        return None
+
+
+def _index_time(raw: str | None) -> datetime | None:
+    return _snapshot_time({"timestamp": raw}) if raw is not None else None
+
+
+def _never(obj: Mapping[str, Any]) -> bool:
+    return False
+
+
+def _before(obj: Mapping[str, Any], start: datetime | None) -> bool:
+    at = _snapshot_time(obj)
+    return start is not None and at is not None and at < start
 
 
 class _LiveOrders:

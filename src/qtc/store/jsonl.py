@@ -17,6 +17,7 @@ from qtc.crashpoints import crash_point
 from qtc.store.errors import CorruptFile
 
 _BLOCK = 64 * 1024
+_BISECTED = 1024  # bisecting stops within this many bytes of the line sought
 FILE_MODE = 0o600  # data files are private to the organiser's account
 DIR_MODE = 0o700
 
@@ -388,3 +389,55 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def read_lines_from(
+    path: Path,
+    log: logging.Logger,
+    earlier: Callable[[dict[str, Any]], bool],
+    offset: int = 0,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(offset, object) of every JSON object line of `path` in order, starting near the first
+    line that is not `earlier`, found by bisecting byte offsets from `offset` (a line start
+    with only `earlier` lines before it, e.g. from a previous read of a file that only grows).
+
+    The lines must be sorted by `earlier` (all True, then all False), as a file appended in
+    time order is by "older than t"; the caller still filters what it yields. A torn last
+    line is skipped with a warning, as by `read_numbered`."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return
+    with f:
+        size = f.seek(0, os.SEEK_END)
+        at = _first_not_earlier(f, min(offset, size), size, earlier)
+        f.seek(at)
+        for raw in f:
+            obj = _parse(raw)
+            if obj is not None:
+                yield at, obj
+            elif raw.strip():
+                torn = not raw.endswith(b"\n")
+                log.warning(
+                    "Skipping %s line of %s: %r", "torn last" if torn else "unreadable", path,
+                    raw[:200],
+                )  # fmt: skip
+            at += len(raw)
+
+
+def _first_not_earlier(
+    f: Any, lo: int, size: int, earlier: Callable[[dict[str, Any]], bool]
+) -> int:
+    """The start of a line at or before the first whole line that is not `earlier`."""
+    hi = size  # lo: a line start with only earlier lines before it
+    while hi - lo > _BISECTED:
+        mid = (lo + hi) // 2
+        f.seek(mid)
+        f.readline()  # the rest of the line `mid` falls in
+        start = f.tell()
+        obj = _parse(f.readline())
+        if obj is not None and earlier(obj):
+            lo = start
+        else:
+            hi = mid
+    return lo

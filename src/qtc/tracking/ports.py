@@ -22,12 +22,14 @@ class TeamEvent:
 
     kind: "order" (status or fill progress changed; data is the order as the API shows it)
           or "fill" (one ledger line; data is the trade line).
+    id: increasing per team, the same on every connection (see `tracking.events`).
     """
 
     kind: Literal["order", "fill"]
     team_id: str
     data: Mapping[str, Any]
     at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    id: int = 0
 
 
 class TrackerView(Protocol):
@@ -81,3 +83,12 @@ class TrackerView(Protocol):
         ...
 
     def unsubscribe(self, team_id: str, queue: asyncio.Queue[TeamEvent]) -> None: ...
+
+    def events_since(self, team_id: str, last_id: int) -> list[TeamEvent] | None:
+        """The team's retained events after id `last_id`, oldest first; None when some are
+        no longer retained (the client must reload)."""
+        ...
+
+    def last_event_id(self, team_id: str) -> int:
+        """The id of the team's latest event."""
+        ...

@@ -150,6 +150,14 @@ class FileView:
         """Stop the queue."""
         self.hub.unsubscribe(team_id, queue)
 
+    def events_since(self, team_id: str, last_id: int) -> list[TeamEvent] | None:
+        """The team's retained events after `last_id` (None: beyond the window)."""
+        return self.hub.events_since(team_id, last_id)
+
+    def last_event_id(self, team_id: str) -> int:
+        """The id of the team's latest event."""
+        return self.hub.last_event_id(team_id)
+
     def prices(self) -> dict[str, Decimal]:
         """The last price of each symbol, from the newest snapshot that values it."""
         newest: dict[str, tuple[str, Decimal]] = {}

@@ -34,7 +34,7 @@ from qtc.domain.signals import OrderIntent
 from qtc.store.base import Store
 from qtc.tracking.applier import Applier
 from qtc.tracking.book import OrderIndex
-from qtc.tracking.events import EventHub
+from qtc.tracking.events import RETAINED, EventHub, ids_from
 from qtc.tracking.intake import check_affordable, new_order, order_request
 from qtc.tracking.ledger import Ledger
 from qtc.tracking.loading import keep_intents_of, load_team
@@ -67,11 +67,13 @@ class OrderTracker(TrackerQueries):
         market_margin: Decimal = Decimal("0.05"),
         logger: logging.Logger | None = None,
         speed: float = 1.0,
+        events_retained: int = RETAINED,
     ) -> None:
         """`teams`: team_id -> initial cash. Nothing is read until `load()`.
 
         `reconcile_interval` and `cleanup_interval` are real seconds; `speed` is how many of
         the clock's seconds pass in one real second (an accelerated clock counts them faster).
+        `events_retained`: live events kept per team for clients that reconnect.
 
         `flush_delay`: seconds during which changes to open orders are gathered into one
         rewrite of a team's pending_orders.jsonl (new orders are written ahead at once).
@@ -88,7 +90,7 @@ class OrderTracker(TrackerQueries):
         self.log = logger or logging.getLogger("qtc.tracker")
         self.book = OrderIndex()
         self.ledger = Ledger(store, self.teams, self.log)
-        self.hub = EventHub()
+        self.hub = EventHub(first_id=ids_from(clock.now()), retained=events_retained)
         self._prices: dict[str, Decimal] = {}
         self.recorder = Recorder(
             book=self.book,

@@ -31,3 +31,15 @@ def format_dec(value: Decimal) -> str:
     text = dec_str(value)
     assert text is not None
     return text
+
+
+# ".01" ... ".99" as `money` writes them (trailing zeros dropped: 10 -> ".1", 0 -> "")
+_CENTS_TEXT = ["", *(f".{c:02d}".rstrip("0") for c in range(1, 100))]
+
+
+def money_from_cents(cents: int) -> str:
+    """`money` of an amount already counted in cents, e.g. 2360 -> "23.6" (fast: no Decimal)."""
+    if cents < 0:
+        return "-" + money_from_cents(-cents)
+    whole, part = divmod(cents, 100)
+    return f"{whole}{_CENTS_TEXT[part]}"

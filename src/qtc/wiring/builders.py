@@ -273,5 +273,8 @@ def build_api(parts: Components, keys: KeyStore, demo_teams: list[TeamSpec]) -> 
         prices=lambda: orchestrator.prices,
         readiness=parts.readiness,
         metrics=parts.recorder.registry,
+        snapshots=parts.tracker.store,
+        board_minute=lambda: orchestrator.totals.last_minute,
     )
+    app.state.qtc.board.refresh()  # the snapshots so far are read now, not at a request
     parts.api_server = serve(app, parts.settings.api_host, parts.settings.api_port)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from qtc.api.auth import CurrentTeam
@@ -15,6 +15,7 @@ from qtc.domain.errors import OrderClosed, UnknownOrder
 from qtc.views.orders import order_view
 
 router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["orders"])
+_MAX_EVENT_ID = 2**63 - 1
 
 OrderIdPath = Annotated[
     str,
@@ -53,16 +54,37 @@ async def open_orders(request: Request, team_id: CurrentTeam) -> Response:
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "`event: order` (data: the order, as in OrderOut) and `event: fill` "
-            "(data: the ledger line) messages as they happen; `: heartbeat` comments keep the "
-            "connection alive.",
+            "(data: the ledger line) messages as they happen, each with the team's `id:` "
+            "(increasing, the same on every connection; the last 1,000 are kept for a "
+            "reconnect); `event: reset` when a reconnect missed more than that; `: heartbeat` "
+            "comments keep the connection alive.",
         }
     },
 )
-async def order_stream(request: Request, team_id: CurrentTeam) -> StreamingResponse:
-    """Every order update and fill of the team as it happens, until the client disconnects."""
+async def order_stream(
+    request: Request,
+    team_id: CurrentTeam,
+    since: Annotated[
+        int | None,
+        Query(ge=0, le=_MAX_EVENT_ID, description="Resume after this event id (as `id:`)."),
+    ] = None,
+    last_event_id: Annotated[
+        int | None,
+        Header(
+            alias="Last-Event-ID",
+            ge=0,
+            le=_MAX_EVENT_ID,
+            description="Sent by a reconnecting EventSource; wins over `since`.",
+        ),
+    ] = None,
+) -> StreamingResponse:
+    """Every order update and fill of the team as it happens, until the client disconnects;
+    after `Last-Event-ID` (or `since`), first the retained events it missed, or
+    `event: reset` when some are no longer retained (reload, then carry on)."""
     state = _state(request)
+    resume = last_event_id if last_event_id is not None else since
     return StreamingResponse(
-        team_events(state.tracker, team_id, state.sse_heartbeat_seconds),
+        team_events(state.tracker, team_id, state.sse_heartbeat_seconds, resume),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
