@@ -64,12 +64,10 @@ def test_a_team_sees_fills_live_and_cancels_a_partly_filled_order(
     expect(page.locator("#summary")).to_contain_text("Free cash")
     expect(page.locator("#live")).to_contain_text("live", timeout=LIVE)
 
-    fills = page.locator("#fills tbody tr")
-    before = fills.count()
-    # new fills arrive over the SSE stream, without a reload
-    page.wait_for_function(
-        f"document.querySelectorAll('#fills tbody tr').length > {before}", timeout=LIVE
-    )
+    newest = page.locator("#fills tbody tr").first
+    before = newest.inner_text() if newest.count() else ""
+    # a new fill arrives over the SSE stream and is shown first, without a reload
+    expect(newest).not_to_have_text(before, timeout=LIVE)
     partial = page.locator("#open-orders tbody tr", has_text="partially_filled").first
     expect(partial).to_be_visible(timeout=LIVE)
     order_id = partial.get_attribute("data-order")
