@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast test-fault lint typecheck unit bench clean
+.PHONY: setup run test test-fast test-fault test-browser lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,browser]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,6 +35,10 @@ test-fast: $(STAMP)
 # crash-point harness, kill storm and the other long fault suites (run by .ci/run)
 test-fault: $(STAMP)
 	$(BIN)/pytest tests/fault -p no:cacheprovider
+
+# the pages in a real headless Chromium (Debian's /usr/bin/chromium) against a live `qtc run`
+test-browser: $(STAMP)
+	$(BIN)/pytest tests/browser -m browser -p no:cacheprovider
 
 test: lint typecheck unit
 

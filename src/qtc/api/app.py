@@ -15,6 +15,7 @@ from qtc.api.errors import install_error_handlers
 from qtc.api.fast_path import OpenOrdersFastPath
 from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
+from qtc.api.pages import install_pages
 from qtc.api.ratelimit import RateLimiter
 from qtc.api.routes import account, health, orders, public
 from qtc.api.schemas import DECIMAL_NOTE, TIME_NOTE, ErrorOut
@@ -74,6 +75,8 @@ def create_app(
         version="1.0",
         description=DESCRIPTION,
         responses=_PUBLIC_ERRORS,
+        docs_url=None,  # served by install_pages from the package's own Swagger UI files
+        redoc_url=None,
     )
     state = ApiState(
         tracker=tracker,
@@ -94,8 +97,10 @@ def create_app(
     app.add_middleware(AccessLogMiddleware)  # added last: outermost, so it sees every request
     app.include_router(orders.router, responses=_TEAM_ERRORS)
     app.include_router(account.router, responses=_TEAM_ERRORS)
+    app.include_router(account.whoami_router, responses=_TEAM_ERRORS)
     app.include_router(public.router)
     app.include_router(health.router)
+    install_pages(app)
     return app
 
 

@@ -149,6 +149,12 @@ class PortfolioOut(Shape):
     return_pct: str = _dec("(equity / initial_cash - 1) x 100, to four decimals")
 
 
+class WhoAmIOut(Shape):
+    """Which team a key belongs to (how the team console finds its team)."""
+
+    team_id: str
+
+
 class ErrorsOut(Shape):
     """The team's strategy and order errors (errors.jsonl lines), newest first."""
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from qtc.api.auth import CurrentTeam
-from qtc.api.schemas import ErrorsOut, PortfolioOut, TradesOut, plain
+from qtc.api.auth import CurrentTeam, authorize
+from qtc.api.schemas import ErrorsOut, PortfolioOut, TradesOut, WhoAmIOut, plain
 from qtc.api.state import ApiState
 from qtc.domain.portfolio import Portfolio
 from qtc.views.portfolio import portfolio_view
 
 router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["account"])
+whoami_router = APIRouter(tags=["account"])
 
 LimitQuery = Annotated[int, Query(ge=1, le=1000, description="At most this many lines.")]
 
@@ -67,3 +68,23 @@ async def errors(request: Request, team_id: CurrentTeam, limit: LimitQuery = 100
     """Strategy and order errors, as written to errors.jsonl."""
     lines = _state(request).tracker.errors(team_id, limit)
     return JSONResponse({"team_id": team_id, "count": len(lines), "errors": plain(lines)})
+
+
+@whoami_router.get("/api/v1/whoami", response_model=WhoAmIOut, summary="The team a key belongs to")
+async def whoami(
+    request: Request,
+    x_api_key: Annotated[
+        str | None, Header(alias="X-API-Key", description="The team's API key.")
+    ] = None,
+) -> JSONResponse:
+    """The team whose key is in `X-API-Key` (header only: the team console sends it so, and a
+    key is never put in a URL); 401 for none or an unknown key."""
+    state = _state(request)
+    team_id = state.keys.team_for(x_api_key) if x_api_key else None
+    if team_id is None:
+        detail = "invalid API key" if x_api_key else "missing API key (X-API-Key header)"
+        raise HTTPException(401, detail)
+    refusal = authorize(state, team_id, x_api_key)
+    if refusal is not None:
+        raise HTTPException(refusal.status, refusal.detail, headers=refusal.headers)
+    return JSONResponse({"team_id": team_id})
