@@ -41,7 +41,7 @@ class Requests:
     outside: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -56,7 +56,7 @@ def _env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     folder = tmp_path_factory.mktemp("run")
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "qtc", "run", "--demo", "--quiet", "--speed", SPEED]
     command += ["--data-dir", str(folder / "data"), "--log-file", str(folder / "qtc.log")]
     command += ["--api-port", str(port)]
