@@ -4,7 +4,6 @@ resting order with a click, and the exchange agrees that it is canceled."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from tests.e2e.conftest import KEY, SECRET, STRATEGIES, Exchange, clean_env, start_exchange
+from tests.e2e.conftest import STRATEGIES, Exchange, issue_key, start_exchange
 from tests.support.processes import Processes
 from tests.support.waiting import wait_until
 
@@ -32,14 +31,6 @@ class AlpacaRun:
     exchange: Exchange
 
 
-def _issue_key(team_id: str, data: Path) -> str:
-    issued = subprocess.run(
-        [sys.executable, "-m", "qtc", "teams", "key", team_id, "--data-dir", str(data)],
-        capture_output=True, text=True, check=True, env=clean_env(),
-    )  # fmt: skip
-    return issued.stdout.split()[0]
-
-
 @pytest.fixture(scope="module")
 def alpaca_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlpacaRun]:
     folder = tmp_path_factory.mktemp("alpaca")
@@ -47,7 +38,7 @@ def alpaca_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlpacaRun]:
     port = free_port()
     with Processes() as started:
         exchange = start_exchange(started, folder, seed=5, start=START, symbols=["BTC/USD"])
-        keys = {team: _issue_key(team, data) for team in ("buyer", "resting")}
+        keys = {team: issue_key(team, data) for team in ("buyer", "resting")}
         run = started.start(
             [
                 sys.executable, "-m", "qtc", "run",
@@ -59,12 +50,7 @@ def alpaca_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlpacaRun]:
                 "--log-file", str(folder / "run.log"),
             ],
             folder / "run.out",
-            clean_env(
-                ALPACA_API_KEY=KEY,
-                ALPACA_API_SECRET=SECRET,
-                ALPACA_BASE_URL=exchange.url,
-                ALPACA_STREAM_URL=exchange.stream_url,
-            ),
+            exchange.run_env(),
         )  # fmt: skip
 
         def serving() -> bool:

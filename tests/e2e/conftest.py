@@ -86,6 +86,16 @@ class Exchange:
         )
         return list(body["executions"])
 
+    def run_env(self, **extra: str) -> dict[str, str]:
+        """The environment of a `qtc run` on the Alpaca adapter against this exchange."""
+        return clean_env(
+            ALPACA_API_KEY=KEY,
+            ALPACA_API_SECRET=SECRET,
+            ALPACA_BASE_URL=self.url,
+            ALPACA_STREAM_URL=self.stream_url,
+            **extra,
+        )
+
     def alpaca_get(self, path: str) -> Any:
         """An Alpaca REST read with the account's key (counts in the exchange's stats)."""
         headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
@@ -141,6 +151,15 @@ def start_exchange(
 
     wait_until(answers, 30, "qtc exchange to answer")
     return exchange
+
+
+def issue_key(team_id: str, data_dir: Path) -> str:
+    """A new API key for the team, issued with `qtc teams key` (printed once, stored hashed)."""
+    issued = subprocess.run(
+        [sys.executable, "-m", "qtc", "teams", "key", team_id, "--data-dir", str(data_dir)],
+        capture_output=True, text=True, check=True, env=clean_env(),
+    )  # fmt: skip
+    return issued.stdout.split()[0]
 
 
 def ledger(data_dir: Path, team_id: str) -> list[dict[str, Any]]:

@@ -18,12 +18,9 @@ import yaml
 from qtc.domain.portfolio import Portfolio
 
 from .conftest import (
-    KEY,
-    SECRET,
     STRATEGIES,
     Exchange,
     Processes,
-    clean_env,
     last_snapshot,
     ledger,
     ledger_fills,
@@ -92,12 +89,7 @@ class Session:
                 ]
             )
         )
-        self.env = clean_env(
-            ALPACA_API_KEY=KEY,
-            ALPACA_API_SECRET=SECRET,
-            ALPACA_BASE_URL=exchange.url,
-            ALPACA_STREAM_URL=exchange.stream_url,
-        )
+        self.env = exchange.run_env()
         self.faults = dict(FIRST_RUN_FAULTS)
         self.applied: set[int] = set()
 

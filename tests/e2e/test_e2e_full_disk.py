@@ -21,11 +21,8 @@ import yaml
 from tests.support.files import jsonl_lines
 
 from .conftest import (
-    KEY,
-    SECRET,
     STRATEGIES,
     Processes,
-    clean_env,
     next_minute,
     per_order,
     start_exchange,
@@ -119,12 +116,7 @@ def test_a_full_disk_degrades_the_run_and_every_fill_lands_once_space_returns(
         "2",
     ]
     wrapper = WRAPPER.format(size=TMPFS_KB, filler=TMPFS_KB - FREE_KB)
-    env = clean_env(
-        ALPACA_API_KEY=KEY,
-        ALPACA_API_SECRET=SECRET,
-        ALPACA_BASE_URL=exchange.url,
-        ALPACA_STREAM_URL=exchange.stream_url,
-    )
+    env = exchange.run_env()
     run = processes.start(
         ["unshare", "-rm", "sh", "-c", wrapper, str(data), *qtc], tmp_path / "run.out", env
     )

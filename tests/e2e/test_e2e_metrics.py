@@ -5,7 +5,6 @@ then through the loss of the broker."""
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import KEY, SECRET, STRATEGIES, Processes, clean_env, start_exchange, wait_until
+from .conftest import STRATEGIES, Processes, issue_key, start_exchange, wait_until
 
 START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # a Friday: the stock market is open
 SERIES = (
@@ -73,11 +72,7 @@ def test_metrics_and_health_of_a_run_through_a_fill_a_timeout_and_a_429(
 ) -> None:
     exchange = start_exchange(processes, tmp_path, seed=3, start=START, symbols=["BTC/USD"])
     data = tmp_path / "data"
-    issued = subprocess.run(
-        [sys.executable, "-m", "qtc", "teams", "key", "buyer", "--data-dir", str(data)],
-        capture_output=True, text=True, check=True, env=clean_env(),
-    )  # fmt: skip
-    team_key = issued.stdout.split()[0]
+    team_key = issue_key("buyer", data)
     port = _free_port()
     began = datetime.now(UTC).timestamp()
     run = processes.start(
@@ -91,12 +86,7 @@ def test_metrics_and_health_of_a_run_through_a_fill_a_timeout_and_a_429(
             "--log-file", str(tmp_path / "run.log"),
         ],
         tmp_path / "run.out",
-        clean_env(
-            ALPACA_API_KEY=KEY,
-            ALPACA_API_SECRET=SECRET,
-            ALPACA_BASE_URL=exchange.url,
-            ALPACA_STREAM_URL=exchange.stream_url,
-        ),
+        exchange.run_env(),
     )  # fmt: skip
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 
