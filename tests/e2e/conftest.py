@@ -24,6 +24,7 @@ from qtc.exchange.server.control_token import control_headers
 from qtc.store.records import TradeRecord
 
 KEY, SECRET = "e2e-key", "e2e-secret"
+ALPACA_HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 STRATEGIES = Path(__file__).parent / "strategies"
 URL_PREFIX = "QTC exchange base URL: "
 TOKEN_PREFIX = "QTC exchange control token (send as X-QTC-Control-Token): "
@@ -98,8 +99,17 @@ class Exchange:
 
     def alpaca_get(self, path: str) -> Any:
         """An Alpaca REST read with the account's key (counts in the exchange's stats)."""
-        headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
-        return self._json(self.admin.get(path, headers=headers))
+        return self._json(self.admin.get(path, headers=ALPACA_HEADERS))
+
+    def cancel_an_open_order(self) -> str | None:
+        """Cancel the oldest open order at the exchange itself, as Alpaca may (its client
+        order id; None when nothing is open)."""
+        open_orders = self.alpaca_get("/v2/orders?status=open&direction=asc")
+        if not open_orders:
+            return None
+        order = open_orders[0]
+        self.admin.delete(f"/v2/orders/{order['id']}", headers=ALPACA_HEADERS).raise_for_status()
+        return str(order["client_order_id"])
 
 
 def start_exchange(

@@ -141,6 +141,9 @@ class Session:
             self.exchange.faults(**self.faults[due])
             self.applied.add(due)
             if self.faults[due].get("drop_stream"):
+                # what the stream cannot tell now, only a reconcile can: a cancel by the
+                # broker itself and whatever the next minutes fill
+                self.exchange.cancel_an_open_order()
                 self.exchange.advance(OUTAGE_MINUTES)
 
                 def reconnected() -> bool:
