@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from .conftest import LiveRun, Requests, screenshot
 
@@ -94,3 +94,23 @@ def test_docs_load_with_no_outside_request(
     page.goto(live_run.url + "/docs")
     expect(page.locator(".swagger-ui .information-container")).to_be_visible(timeout=LIVE)
     assert any(url.endswith("/openapi.json") for url in requests.seen)
+
+
+@pytest.mark.parametrize("path", ["/", "/team"])
+def test_the_pages_fit_a_phone_screen(live_run: LiveRun, browser: Browser, path: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(live_run.url + path)
+        expect(page.locator("h1")).to_be_visible(timeout=LIVE)
+        if path == "/":
+            expect(page.locator("#board tbody tr")).to_have_count(3, timeout=LIVE)
+        # wide tables scroll inside their panel; the page itself never scrolls sideways
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow} px wider than a phone's screen"
+        screenshot(
+            page,
+            f"phone{path.replace('/', '-') or '-'}.png".replace("phone-.png", "phone-board.png"),
+        )
+    finally:
+        context.close()
