@@ -13,6 +13,7 @@ BENCHMARKS = {
     "api": "bench.api_bench",
     "alpaca": "bench.alpaca_bench",
     "metrics": "bench.metrics_bench",
+    "submit": "bench.submit_bench",
     "board": "bench.board_bench",
 }
 
