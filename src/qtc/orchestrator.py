@@ -422,7 +422,6 @@ class Orchestrator:
         for step in steps:
             if step is None:
                 continue
-            signal = intent_record(step if isinstance(step, CancelIntent) else step.intent)
             try:
                 if isinstance(step, CancelIntent):
                     await self.tracker.cancel(team_id, step.order_id)
@@ -433,11 +432,11 @@ class Orchestrator:
                     self.totals.orders[team_id] = self.totals.orders.get(team_id, 0) + 1
             except OrderAccessError as e:
                 errors += 1
-                self.tracker.record_error(team_id, "order", str(e), signal)
+                self.tracker.record_error(team_id, "order", str(e), _signal(step))
             except QTCError as e:
                 errors += 1
                 log.warning("Order for team %s failed: %s", team_id, e, extra={"team": team_id})
-                self.tracker.record_error(team_id, "order", str(e), signal)
+                self.tracker.record_error(team_id, "order", str(e), _signal(step))
         return orders, cancels, errors
 
     # read models for the status line, the API and the summary
@@ -445,6 +444,11 @@ class Orchestrator:
     def leaderboard(self) -> list[dict[str, Any]]:
         """Teams ranked by market value, with return and the orders each has sent."""
         return leaderboard_view(self.tracker, self.prices, self.totals.orders)
+
+
+def _signal(step: CancelIntent | Prepared) -> dict[str, Any]:
+    """The step as the signal it came from, for its errors.jsonl line."""
+    return intent_record(step if isinstance(step, CancelIntent) else step.intent)
 
 
 def open_order_count(tracker: OrderTracker, team_ids: Sequence[str]) -> int:
