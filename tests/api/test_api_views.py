@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,31 @@ def test_orders_page_newest_first_until_the_last_page(stack: Stack) -> None:
     assert [o["order_id"] for o in closed["orders"]] == [placed[1]]
     assert closed["orders"][0]["status"] == "canceled"
     assert {o["order_id"] for o in open_["orders"]} == set(placed) - {placed[1]}
+
+
+def test_paging_never_skips_an_order_that_leaves_memory_between_two_pages(stack: Stack) -> None:
+    placed = [stack.place("alpha", "AAPL", "buy", "1", str(80 + i)).order_id for i in range(6)]
+    with stack.client(headers={"X-API-Key": stack.key["alpha"]}) as client:
+        for order_id in (placed[0], placed[1], placed[4]):
+            client.delete(f"/api/v1/team/alpha/orders/{order_id}").raise_for_status()
+        stack.wait_for(
+            lambda: not stack.tracker.get_order("alpha", placed[4]).is_open, "the cancels"
+        )
+        first = client.get("/api/v1/team/alpha/orders", params={"limit": 2}).json()
+        # the closed orders (the page's last one among them) leave memory before the next page
+        later = datetime.now(UTC) + timedelta(days=365)
+        dropped: list[int] = []
+        stack.call(_async(lambda: dropped.append(stack.tracker.cleanup(later))))
+        assert dropped == [3]
+        seen = [o["order_id"] for o in first["orders"]]
+        after = first["next_after"]
+        for _ in range(10):
+            page = client.get("/api/v1/team/alpha/orders", params={"limit": 2, "after": after})
+            seen += [o["order_id"] for o in page.json()["orders"]]
+            after = page.json()["next_after"]
+            if after is None:
+                break
+    assert seen == list(reversed(placed))
 
 
 def test_trades_portfolio_and_errors_follow_the_ledger(stack: Stack) -> None:

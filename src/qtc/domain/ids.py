@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 
 TEAM_ID = r"[A-Za-z0-9_]{1,21}"  # the one rule for a team id
@@ -26,12 +27,35 @@ def _ulid(now_ms: int, random_bits: int) -> str:
     return "".join(reversed(chars))
 
 
+class _Monotonic:
+    """ULID randomness that increases within one millisecond (the ULID spec's monotonic
+    mode), so ids made in the same instant sort in the order they were made."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ms = -1
+        self._random = 0
+
+    def next(self, ms: int) -> int:
+        with self._lock:
+            if ms == self._ms:
+                self._random += 1
+            else:
+                self._ms = ms
+                self._random = secrets.randbits(79)  # room for 2**79 increments
+            return self._random
+
+
+_randomness = _Monotonic()
+
+
 def new_order_id(team_id: str, now_ms: int | None = None) -> str:
-    """A new platform order id `{team_id}-{ULID}`, used as the broker's client_order_id."""
+    """A new platform order id `{team_id}-{ULID}`, used as the broker's client_order_id.
+    Ids made in one process in the same millisecond sort in the order they were made."""
     if not valid_team_id(team_id):
         raise ValueError(f"invalid team id {team_id!r}")
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return f"{team_id}-{_ulid(ms, secrets.randbits(80))}"
+    return f"{team_id}-{_ulid(ms, _randomness.next(ms))}"
 
 
 def team_of_order_id(order_id: str) -> str | None:

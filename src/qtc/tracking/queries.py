@@ -7,7 +7,9 @@ state it keeps (its order index, ledger, store and event hub).
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -70,26 +72,35 @@ class TrackerQueries:
     def list_orders(
         self, team_id: str, status: StatusFilter, limit: int, after: str | None = None
     ) -> list[Order]:
-        """The team's orders, newest first, at most `limit`, strictly older than order `after`."""
-        out: list[Order] = []
-        if limit <= 0:
-            return out
-        started = after is None
-        for order in self._newest_first(team_id, files=status != "open"):
-            if not started:
-                started = after in (order.order_id, order.broker_order_id)
-                continue
-            if status == "open" and not order.is_open:
-                continue
-            if status == "closed" and order.is_open:
-                continue
-            out.append(order)
-            if len(out) >= limit:
-                break
-        return out
+        """The team's orders, newest first by creation (`created_at`, then `order_id`), at most
+        `limit`, strictly older than order `after`.
 
-    def _newest_first(self, team_id: str, *, files: bool) -> Iterator[Order]:
-        """The orders held in memory, then older closed ones from the history files."""
+        The order is a total one over everything the team ever placed, wherever an order is
+        held: a closed order that leaves memory between two pages keeps its place, so paging
+        never skips or repeats one while the run goes on."""
+        if limit <= 0:
+            return []
+        before: tuple[datetime, str] | None = None
+        if after is not None:
+            cursor = self.get_order(team_id, after)
+            if cursor is None:
+                return []
+            before = _age(cursor)
+        wanted = (
+            order
+            for order in self._held_then_filed(team_id, files=status != "open")
+            if (status != "open" or order.is_open)
+            and (status != "closed" or not order.is_open)
+            and (before is None or _age(order) < before)
+        )
+        page = heapq.nlargest(limit, wanted, key=_age)
+        for order in page:
+            if self.book.find(order.order_id) is None:
+                catch_up_with_ledger(order, self.ledger)
+        return page
+
+    def _held_then_filed(self, team_id: str, *, files: bool) -> Iterator[Order]:
+        """The orders held in memory, then the closed ones only the history files hold."""
         seen: set[str] = set()
         for order in self.book.team_orders_newest_first(team_id):
             seen.add(order.order_id)
@@ -99,7 +110,6 @@ class TrackerQueries:
         for order in self.store.closed_orders_newest_first(team_id):
             if order.order_id not in seen and order.team_id == team_id:
                 seen.add(order.order_id)
-                catch_up_with_ledger(order, self.ledger)
                 yield order
 
     def portfolio(self, team_id: str) -> Portfolio:
@@ -151,3 +161,8 @@ class TrackerQueries:
     def unattributed_orders(self) -> frozenset[str]:
         """Broker ids of orders seen at the broker that no team placed (never booked)."""
         return self.applier.unattributed
+
+
+def _age(order: Order) -> tuple[datetime, str]:
+    """Where an order stands in the team's history: its creation, ties broken by its id."""
+    return order.created_at, order.order_id
