@@ -113,15 +113,24 @@ def test_many_teams_open_orders_are_rewritten_with_two_syncs(tmp_path: Path) -> 
     assert {t: store.load_open_orders(t) for t in teams} == teams
 
 
-def test_intents_of_a_batch_take_one_fsync_and_read_back_until_cleared(tmp_path: Path) -> None:
+def test_intents_of_a_batch_take_one_fsync_and_read_back_until_dropped(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     batch = [order(n) for n in range(20)]
     store.append_intents(batch)
     assert store.fsyncs.count == 1
     assert store.load_intents() == batch
     assert (tmp_path / "intents.jsonl").stat().st_mode & 0o077 == 0
-    store.clear_intents()
+    first = store.rotate_intents()
+    later = [order(n) for n in range(20, 25)]
+    store.append_intents(later)  # while a rewrite of the first generation runs
+    assert store.load_intents() == batch + later
+    second = store.rotate_intents()
+    assert second > first
+    store.drop_intents(first)
+    assert store.load_intents() == later
+    store.drop_intents(second)
     assert store.load_intents() == []
+    assert sorted(p.name for p in tmp_path.glob("intents*")) == []
 
 
 def test_order_round_trips_through_json(tmp_path: Path) -> None:

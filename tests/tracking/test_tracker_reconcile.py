@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from tests.support.waiting import eventually
 from tests.support.wrapping import Wrapped
 
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -137,7 +138,10 @@ async def test_a_cycle_costs_one_request_per_page_plus_the_misses(kit: Any) -> N
     assert sum(o.filled_qty for o in orders) == D(2) == sum(r.quantity for r in kit.ledger("alpha"))
     assert len(filled) == 2
     assert result.filled == 2
-    assert len(kit.lines("alpha", "pending_orders.jsonl")) == 6
+    await eventually(
+        lambda: len(kit.lines("alpha", "pending_orders.jsonl")) == 6,
+        what="pending_orders.jsonl to hold the 6 open orders",
+    )
     assert {h["status"] for h in kit.lines("alpha", "orders.jsonl")} == {"canceled", "filled"}
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+
+from tests.support.waiting import eventually
 
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.signals import OrderIntent
@@ -15,10 +16,7 @@ D = Decimal
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.001)
+    await eventually(condition, timeout)
 
 
 async def test_stream_applies_events_and_a_reconnect_catches_up(kit: Any) -> None:
@@ -40,7 +38,7 @@ async def test_stream_applies_events_and_a_reconnect_catches_up(kit: Any) -> Non
         )
         kit.feed(1, kit.bar(1, "99.5", volume="300"))  # 30
         await until(lambda: order.filled_qty == D(30))
-        assert (kit.team_dir("alpha") / "pending_orders.jsonl").exists()
+        await until((kit.team_dir("alpha") / "pending_orders.jsonl").exists)
 
         kit.broker.pause_stream()  # these events are lost
         kit.feed(2, kit.bar(2, "99.5", volume="500"))  # 50 more

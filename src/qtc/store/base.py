@@ -51,11 +51,17 @@ class Store(Protocol):
         ...
 
     def load_intents(self) -> list[Order]:
-        """The orders recorded by `append_intents` since the last `clear_intents`."""
+        """The orders recorded by `append_intents` and not yet dropped, oldest first."""
         ...
 
-    def clear_intents(self) -> None:
-        """Forget the recorded intents: the open orders saved since hold every one of them."""
+    def rotate_intents(self) -> int:
+        """Set the intents recorded so far aside as one generation and return its number:
+        new intents are recorded apart from it."""
+        ...
+
+    def drop_intents(self, upto: int) -> None:
+        """Forget the generations of intents up to `upto`: the open orders saved since
+        `rotate_intents` returned it hold every one of them."""
         ...
 
     def append_order_history(self, order: Order) -> None:

@@ -211,18 +211,47 @@ class FileStore:
             raise
 
     def load_intents(self) -> list[Order]:
-        """The orders of the intent log, oldest first (those since the last open-orders
-        rewrite; each is also in its team's file or history once that rewrite happened)."""
-        return self._load_orders(self.data_dir / INTENTS)
+        """The orders of the intent log, oldest first: the closed generations (set aside by
+        `rotate_intents`, not yet dropped), then the live file. Each is also in its team's
+        file or history once the rewrite that dropped its generation happened."""
+        out: list[Order] = []
+        for path in [*self._intent_generations().values(), self.data_dir / INTENTS]:
+            out.extend(self._load_orders(path))
+        return out
 
-    def clear_intents(self) -> None:
-        """Empty the intent log: every order in it is now in its team's files. Not synced: a
-        stale line replayed after a crash is found in those files and changes nothing."""
+    def rotate_intents(self) -> int:
+        """Close the live intent log as a numbered generation (new intents start a new file)
+        and return its number: an open-orders rewrite begun now holds every order in it and
+        in the generations before, so `drop_intents` of that number may follow the rewrite.
+        The rename is not synced: after a crash either name is read, the same lines."""
         if self.read_only:
             raise PermissionError(f"read-only store: not writing {INTENTS}")
-        path = self.data_dir / INTENTS
+        generations = self._intent_generations()
+        number = max(generations, default=0) + 1
+        live = self.data_dir / INTENTS
         with contextlib.suppress(FileNotFoundError):
-            os.truncate(path, 0)
+            os.rename(live, self.data_dir / f"intents.{number}.jsonl")
+        self._ready.discard(live)
+        return number
+
+    def drop_intents(self, upto: int) -> None:
+        """Delete the intent log's generations up to `upto`: their orders are in their teams'
+        files now. Not synced: a stale line replayed after a crash is found in those files
+        and changes nothing."""
+        if self.read_only:
+            raise PermissionError(f"read-only store: not writing {INTENTS}")
+        for number, path in self._intent_generations().items():
+            if number <= upto:
+                path.unlink(missing_ok=True)
+
+    def _intent_generations(self) -> dict[int, Path]:
+        """The intent log's closed generations by number, oldest first."""
+        found: dict[int, Path] = {}
+        for path in self.data_dir.glob("intents.*.jsonl"):
+            number = path.name.split(".")[1]
+            if number.isdigit():
+                found[int(number)] = path
+        return dict(sorted(found.items()))
 
     def append_order_history(self, order: Order) -> None:
         """Append the closed order to orders.jsonl (made durable by the next `sync` or open

@@ -166,7 +166,7 @@ class Reconciler:
                 continue
             await self._fetch_missing(order, result)
         self.recorder.retry_unclosed()
-        self.recorder.flush()
+        self.recorder.flush_soon()
         self.log.info(
             "Reconciliation complete: %d orders updated, %d filled", result.updated, result.filled
         )

@@ -9,7 +9,6 @@ stays as it was, the run is flagged degraded, and the next report retries it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -23,6 +22,7 @@ from qtc.domain.times import iso
 from qtc.store.base import Store
 from qtc.tracking.book import OrderIndex
 from qtc.tracking.change import Change, apply_change
+from qtc.tracking.checkpoint import Checkpoints
 from qtc.tracking.ledger import Ledger
 from qtc.views.portfolio import snapshot_record
 
@@ -60,9 +60,14 @@ class Recorder:
         self.log = log
         self.flush_delay = flush_delay
         self.listeners = list(listeners)
-        self._dirty: set[str] = set()
-        self._unsynced = False  # history or error lines written since the last sync
-        self._flush_handle: asyncio.Handle | None = None
+        self.checkpoints = Checkpoints(
+            book=book,
+            store=store,
+            log=log,
+            delay=flush_delay,
+            failed=self._failed,
+            recovered=self._recovered,
+        )
         self._unclosed: set[str] = set()  # closed orders whose history line failed
         self._failures: dict[str, str] = {}  # kind of durable write -> why it fails
 
@@ -108,50 +113,24 @@ class Recorder:
                 listener.order_changed(order, before, filled)
         return True
 
-    # the open-orders file, batched
+    # the open-orders files, batched (see checkpoint.py)
 
     def mark_dirty(self, team_id: str) -> None:
         """The team's open orders changed: rewrite its file once the current burst is over."""
-        self._dirty.add(team_id)
-        self._flush_soon()
+        self.checkpoints.mark_dirty(team_id)
 
-    def _flush_soon(self) -> None:
-        if self._flush_handle is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop: the caller flushes
-        # everything applied before the timer fires shares one rewrite per team and one sync
-        self._flush_handle = loop.call_later(self.flush_delay, self.flush)
+    def flush_soon(self) -> None:
+        """Rewrite the changed teams' open-orders files (and sync the lines written) on the
+        writer thread, once the current burst is over."""
+        self.checkpoints.soon()
 
     def flush(self) -> None:
-        """Rewrite pending_orders.jsonl of every team changed since the last flush, all in one
-        durable batch whose sync also covers the history and error lines written before it;
-        then the intent log, whose orders those files now hold, is emptied."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        dirty, self._dirty = self._dirty, set()
-        unsynced, self._unsynced = self._unsynced, False
-        try:
-            if dirty:
-                self.store.save_open_orders_of({t: self.book.open_orders(t) for t in sorted(dirty)})
-            elif unsynced:
-                self.store.sync()
-        except OSError as e:
-            self._dirty |= dirty  # rewritten at the next flush; the intent log keeps the orders
-            self._unsynced |= unsynced
-            what = f"rewrite pending_orders.jsonl of {len(dirty)} teams" if dirty else "sync"
-            self._failed("pending", f"cannot {what}: {e}")
-            return
-        self._recovered("pending")
-        if not dirty:
-            return
-        try:
-            self.store.clear_intents()
-        except OSError as e:  # its orders are in their files now: replaying them is harmless
-            self.log.warning("Could not empty intents.jsonl: %s", e)
+        """Rewrite the changed teams' open-orders files and sync the lines written, now."""
+        self.checkpoints.now()
+
+    def close(self) -> None:
+        """The last flush; the writer thread stops."""
+        self.checkpoints.close()
 
     def write_ahead(self, orders: Sequence[Order]) -> None:
         """Make a batch of new orders durable now, with one sync for all, before the broker
@@ -215,8 +194,7 @@ class Recorder:
             self.log.error("Error of team %s not written: %s: %s", team_id, phase, message)
             return
         self._recovered("errors")
-        self._unsynced = True
-        self._flush_soon()
+        self.checkpoints.mark_unsynced()
 
     # health
 

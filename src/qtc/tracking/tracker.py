@@ -199,7 +199,8 @@ class OrderTracker(TrackerQueries):
             self.cleanup(self.clock.now())
 
     def flush(self) -> None:
-        """Write the open orders of every team changed since the last flush (one rewrite each)."""
+        """Write the open orders of every team changed since the last flush (one rewrite each)
+        and sync the lines written, now (the loop waits for it)."""
         self.recorder.flush()
 
     async def close(self) -> None:
@@ -209,7 +210,7 @@ class OrderTracker(TrackerQueries):
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.flush()
+        self.recorder.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -424,7 +425,7 @@ class OrderTracker(TrackerQueries):
             self.book.drop(order)
         if old:
             self.log.info("Cleaned up %d closed orders older than %s", len(old), self.retention)
-        self.flush()
+        self.recorder.flush_soon()
         return len(old)
 
     @property
