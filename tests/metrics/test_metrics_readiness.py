@@ -33,7 +33,7 @@ def readiness(
         stream,
         market_open=lambda: market_open,
         minute_seconds=minute_s,
-        reconcile_seconds=30.0,
+        reconcile_seconds=lambda: 30.0,
         wall=recorder.wall,
     )
 

@@ -12,7 +12,8 @@ from tests.support.wrapping import Wrapped
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.orders import BrokerOrder, OrderRequest
 from qtc.domain.signals import OrderIntent
-from qtc.tracking.reconcile import list_open_orders
+from qtc.tracking.reconcile import ReconcileResult, list_open_orders
+from qtc.tracking.tracker import RECONCILE_BUDGET_PER_MINUTE, reconcile_wait
 
 D = Decimal
 
@@ -166,3 +167,11 @@ async def test_cleanup_drops_old_closed_orders_from_memory_only(kit: Any) -> Non
     assert [p["order_id"] for p in kit.lines("alpha", "pending_orders.jsonl")] == [
         still_open.order_id
     ]
+
+
+def test_the_periodic_reconcile_keeps_to_its_request_budget_however_many_orders_are_open() -> None:
+    many = ReconcileResult(requests=200)  # 100,000 open orders: 200 listing pages a cycle
+    wait = reconcile_wait(30.0, many)
+    assert many.requests * 60 / wait <= RECONCILE_BUDGET_PER_MINUTE < 200
+    assert reconcile_wait(30.0, ReconcileResult(requests=20)) == 30.0  # 10,000 open
+    assert reconcile_wait(30.0, None) == 30.0  # a failed cycle: back to the interval

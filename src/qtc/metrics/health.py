@@ -31,10 +31,11 @@ class Readiness:
         *,
         market_open: Callable[[], bool],
         minute_seconds: float,
-        reconcile_seconds: float,
+        reconcile_seconds: Callable[[], float],
         wall: Callable[[], float],
     ) -> None:
-        """`minute_seconds` and `reconcile_seconds` are real seconds (a minute of an
+        """`minute_seconds` and `reconcile_seconds()` (the wait between two periodic
+        reconciles now: it grows with the open orders) are real seconds (a minute of an
         accelerated clock is 60 / speed of them)."""
         self.facts = facts
         self.stream = stream
@@ -74,7 +75,7 @@ class Readiness:
         if ok_at is None:
             return Check(False, "the update stream is down and no reconcile has completed")
         age = now - ok_at
-        limit = max(STALE_INTERVALS * self.reconcile_seconds, MIN_STALE_S)
+        limit = max(STALE_INTERVALS * self.reconcile_seconds(), MIN_STALE_S)
         if age <= limit:
             return Check(True, f"the update stream is down; polling works (last {age:.1f}s ago)")
         return Check(

@@ -48,6 +48,9 @@ from qtc.tracking.recorder import Recorder
 __all__ = ["OrderTracker", "ReconcileResult"]
 
 _RETRY_STREAM = timedelta(seconds=1)
+# broker requests a minute that the periodic reconcile may spend: a quarter of Alpaca's 200,
+# so that submits and cancels keep the rest however many orders are open
+RECONCILE_BUDGET_PER_MINUTE = 50
 
 
 class OrderTracker(TrackerQueries):
@@ -83,6 +86,7 @@ class OrderTracker(TrackerQueries):
         self.clock = clock
         self.teams = dict(teams)
         self.reconcile_interval = reconcile_interval
+        self.reconcile_wait = reconcile_interval  # real seconds until the next periodic one
         self.retention = timedelta(days=retention_days)
         self.cleanup_interval = cleanup_interval
         self.speed = speed
@@ -179,16 +183,19 @@ class OrderTracker(TrackerQueries):
                 await self.clock.sleep_until(self.clock.now() + _RETRY_STREAM)
 
     async def run_reconcile_loop(self) -> None:
-        """Reconcile every `reconcile_interval` real seconds, forever."""
+        """Reconcile every `reconcile_interval` real seconds, forever; a cycle that took many
+        requests (many open orders: one listing page per 500) waits longer before the next,
+        so the periodic reconcile never spends more than RECONCILE_BUDGET_PER_MINUTE."""
         self.log.info(
             "Starting background order reconciliation loop (%gs interval)...",
             self.reconcile_interval,
         )
         while True:
             await self.clock.sleep_until(
-                self.clock.now() + timedelta(seconds=self.reconcile_interval * self.speed)
+                self.clock.now() + timedelta(seconds=self.reconcile_wait * self.speed)
             )
-            await self._reconcile_logged()
+            result = await self._reconcile_logged()
+            self.reconcile_wait = reconcile_wait(self.reconcile_interval, result)
 
     async def run_cleanup_loop(self) -> None:
         """Drop old terminal orders from memory every `cleanup_interval` real seconds, forever."""
@@ -217,13 +224,14 @@ class OrderTracker(TrackerQueries):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reconcile_logged(self) -> None:
+    async def _reconcile_logged(self) -> ReconcileResult | None:
         try:
-            await self.reconcile()
+            return await self.reconcile()
         except asyncio.CancelledError:
             raise
         except Exception:
             self.log.exception("Reconciliation failed")
+            return None
 
     # commands
 
@@ -446,6 +454,13 @@ class OrderTracker(TrackerQueries):
     def record_error(self, team_id: str, phase: str, message: str, signal: Any = None) -> None:
         """Append a line to the team's errors.jsonl (timestamp, phase, message, signal)."""
         self.recorder.record_error(team_id, phase, message, _json_safe(signal))
+
+
+def reconcile_wait(interval: float, last: ReconcileResult | None) -> float:
+    """Real seconds until the next periodic reconcile: `interval`, or longer when the last
+    cycle's requests at this pace would pass RECONCILE_BUDGET_PER_MINUTE."""
+    requests = last.requests if last is not None else 0
+    return max(interval, requests * 60.0 / RECONCILE_BUDGET_PER_MINUTE)
 
 
 def _json_safe(value: Any) -> Any:

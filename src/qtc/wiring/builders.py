@@ -255,7 +255,7 @@ def build_monitoring(
         venue.stream,
         market_open=lambda: stock_market_open(calendar, clock.now()),
         minute_seconds=60.0 / speed,  # real seconds per minute of the clock
-        reconcile_seconds=settings.reconcile_interval,
+        reconcile_seconds=lambda: tracker.reconcile_wait,
         wall=recorder.wall,
     )
 
