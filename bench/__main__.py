@@ -15,6 +15,7 @@ BENCHMARKS = {
     "metrics": "bench.metrics_bench",
     "submit": "bench.submit_bench",
     "board": "bench.board_bench",
+    "reconcile": "bench.reconcile_bench",
 }
 
 

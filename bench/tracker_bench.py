@@ -128,10 +128,11 @@ def sell(symbol: str, price: str) -> OrderIntent:
 
 
 def seed_ledgers(folder: Path, changers: int) -> None:
-    """Every team holds AAPL; team i < 2 x changers also holds its own symbol S{i}."""
+    """Every team holds AAPL; team i also holds S{j} for each j < 2 x changers that is i
+    modulo the number of teams (the symbols its changing orders sell)."""
     for i, team in enumerate(TEAMS):
         (folder / "team" / team).mkdir(parents=True)
-        symbols = ["AAPL"] + ([f"S{i:04d}"] if i < 2 * changers else [])
+        symbols = ["AAPL"] + [f"S{j:04d}" for j in range(i, 2 * changers, len(TEAMS))]
         for symbol in symbols:
             record = TradeRecord(
                 team_id=team,
@@ -168,7 +169,7 @@ async def place(tracker: OrderTracker, clock: ManualClock, n: int, changers: int
     for k in range(n):
         clock.advance(timedelta(milliseconds=1))  # distinct submission times, as at Alpaca
         if k < 2 * changers:
-            order = await tracker.submit(TEAMS[k], sell(f"S{k:04d}", "150"))
+            order = await tracker.submit(TEAMS[k % len(TEAMS)], sell(f"S{k:04d}", "150"))
         else:
             order = await tracker.submit(TEAMS[k % len(TEAMS)], sell("AAPL", "200"))
         ids.append(order.order_id)

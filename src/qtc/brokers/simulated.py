@@ -155,6 +155,7 @@ class SimulatedBroker:
         limit: int = MAX_LIST_LIMIT,
     ) -> list[BrokerOrder]:
         """Orders submitted strictly after `after`, oldest first, at most `limit` (<= 500)."""
+        await asyncio.sleep(0)  # a request: the loop turns, as while a real broker answers
         return self.engine.list(status, after, min(limit, MAX_LIST_LIMIT))
 
     def updates(self) -> AsyncIterator[TradeUpdate | StreamConnected]:

@@ -46,6 +46,15 @@ class Store(Protocol):
         record); durable when this returns, the syncs batched for all of them."""
         ...
 
+    def encode_open_order(self, order: Order) -> str:
+        """One open order as the open-orders record keeps it."""
+        ...
+
+    def save_open_records_of(self, records: Mapping[str, Sequence[str]]) -> None:
+        """`save_open_orders_of` for orders encoded by `encode_open_order`; may run on a
+        writer thread (it reads only its arguments)."""
+        ...
+
     def append_intents(self, orders: Sequence[Order]) -> None:
         """Record a batch of new orders before any is sent (the write-ahead); durable."""
         ...

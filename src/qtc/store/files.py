@@ -20,6 +20,7 @@ from qtc.store.jsonl import (
     FsyncCounter,
     append_line,
     append_lines,
+    dumps,
     make_private_dir,
     read_last,
     read_lines,
@@ -171,19 +172,30 @@ class FileStore:
     def save_open_orders_of(self, open_orders: Mapping[str, Sequence[Order]]) -> None:
         """Rewrite the pending_orders.jsonl of these teams at once, durably, with two syncs in
         all (not two per team); a team with no open order loses its file."""
+        encode = self.encode_open_order
+        self.save_open_records_of({t: [encode(o) for o in os_] for t, os_ in open_orders.items()})
+
+    def encode_open_order(self, order: Order) -> str:
+        """One open order as its pending_orders.jsonl line keeps it (without the newline)."""
+        return dumps(order_to_dict(order))
+
+    def save_open_records_of(self, records: Mapping[str, Sequence[str]]) -> None:
+        """`save_open_orders_of` for orders already encoded by `encode_open_order` (safe on
+        another thread: it reads nothing but its arguments and the disk)."""
         if self.read_only:
             raise PermissionError(f"read-only store: not writing {PENDING}")
-        files: dict[Path, list[dict[str, Any]]] = {}
+        files: dict[Path, bytes] = {}
         gone: list[Path] = []
-        for team_id, orders in open_orders.items():
+        for team_id, lines in records.items():
             folder = self.team_dir(team_id)
-            if not orders:
+            if not lines:
                 gone.append(folder / PENDING)
                 continue
-            make_private_dir(self.data_dir)
-            make_private_dir(self.root)
-            make_private_dir(folder)
-            files[folder / PENDING] = [order_to_dict(o) for o in orders]
+            if not folder.is_dir():
+                make_private_dir(self.data_dir)
+                make_private_dir(self.root)
+                make_private_dir(folder)
+            files[folder / PENDING] = "".join(line + "\n" for line in lines).encode("utf-8")
         write_atomic_many(files, self.fsyncs, point="pending")
         for path in gone:
             path.unlink(missing_ok=True)

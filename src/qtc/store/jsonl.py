@@ -245,7 +245,7 @@ def write_atomic_bytes(
 
 
 def write_atomic_many(
-    files: Mapping[Path, Iterable[Any]], fsync: FsyncCounter, *, point: str | None = None
+    files: Mapping[Path, bytes], fsync: FsyncCounter, *, point: str | None = None
 ) -> None:
     """Replace several files at once, durably, with two syncs whatever their number: every
     temp file is written, one filesystem sync makes them durable, each is renamed over its
@@ -253,9 +253,8 @@ def write_atomic_many(
     new, never torn. On OSError no file has been replaced."""
     written: list[tuple[Path, Path]] = []
     try:
-        for path, objs in files.items():
+        for path, data in files.items():
             tmp = path.with_name(path.name + ".tmp")
-            data = "".join(dumps(o) + "\n" for o in objs).encode("utf-8")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             written.append((tmp, path))
             try:

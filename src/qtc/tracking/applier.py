@@ -163,6 +163,7 @@ class Applier:
             broker_order_id=snap.broker_order_id,
         )
         self.book.add(order)
+        self.recorder.mark_dirty(team_id, order)
         self.log.warning(
             "Adopted order %s of team %s found at broker (%s)",
             order.order_id,

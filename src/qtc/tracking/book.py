@@ -75,6 +75,10 @@ class OrderIndex:
         for team_open in self._open.values():
             yield from team_open.values()
 
+    def team_open_count(self, team_id: str) -> int:
+        """How many of the team's orders are open."""
+        return len(self._open.get(team_id, ()))
+
     def open_count(self) -> int:
         """How many orders are open."""
         return sum(len(t) for t in self._open.values())

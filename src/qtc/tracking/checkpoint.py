@@ -13,7 +13,7 @@ same batch's sync makes the history and error lines appended before it durable.
 from __future__ import annotations
 
 import asyncio
-import copy
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,12 +26,12 @@ from qtc.tracking.book import OrderIndex
 
 @dataclass(slots=True)
 class _Batch:
-    """One checkpoint: the teams it rewrites (their open orders as copied on the loop) and
+    """One checkpoint: the teams it rewrites (their open orders as encoded on the loop) and
     the intent log generation it covers."""
 
     dirty: set[str]
     unsynced: bool
-    open_orders: dict[str, list[Order]]
+    records: dict[str, list[str]]  # team -> its open orders' lines
     generation: int | None
 
 
@@ -56,14 +56,29 @@ class Checkpoints:
         self._failed = failed
         self._recovered = recovered
         self._dirty: set[str] = set()
+        # team -> ids of its orders changed since the last checkpoint (None: all of them)
+        self._changed: dict[str, set[str] | None] = {}
+        # team -> order id -> the line its open order had at the last checkpoint
+        self._lines: dict[str, dict[str, str]] = {}
         self._unsynced = False  # history or error lines written since the last sync
         self._timer: asyncio.Handle | None = None
         self._running: tuple[_Batch, Future[None]] | None = None
         self._writer: ThreadPoolExecutor | None = None
 
-    def mark_dirty(self, team_id: str) -> None:
-        """The team's open orders changed: rewrite its file once the current burst is over."""
+    @property
+    def busy(self) -> bool:
+        """A checkpoint is due or being written."""
+        return self._running is not None or self._timer is not None
+
+    def mark_dirty(self, team_id: str, order: Order | None = None) -> None:
+        """The team's open orders changed (`order`: only that one, None: any of them):
+        rewrite its file once the current burst is over."""
         self._dirty.add(team_id)
+        changed = self._changed.setdefault(team_id, set())
+        if order is None:
+            self._changed[team_id] = None
+        elif changed is not None:
+            changed.add(order.order_id)
         self.soon()
 
     def mark_unsynced(self) -> None:
@@ -115,7 +130,13 @@ class Checkpoints:
         future = self._writer.submit(self._write, batch)
         self._running = (batch, future)
         loop = asyncio.get_running_loop()
-        future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._ended, f))
+
+        def tell_the_loop(done: Future[None]) -> None:
+            # a loop closed meanwhile (its run ended without `close`) has no one to tell
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._ended, done)
+
+        future.add_done_callback(tell_the_loop)
 
     def _ended(self, future: Future[None]) -> None:
         if self._running is None or self._running[1] is not future:
@@ -155,18 +176,41 @@ class Checkpoints:
                 generation = self.store.rotate_intents()
             except OSError as e:  # the live log keeps growing; the next checkpoint sets it aside
                 self.log.warning("Could not set intents.jsonl aside: %s", e)
-        copies = {t: [copy.copy(o) for o in self.book.open_orders(t)] for t in sorted(dirty)}
-        return _Batch(dirty, unsynced, copies, generation)
+        records = {t: list(self._encoded(t).values()) for t in sorted(dirty)}
+        return _Batch(dirty, unsynced, records, generation)
+
+    def _encoded(self, team_id: str) -> dict[str, str]:
+        """The team's open orders encoded as now, re-encoding only those changed since the
+        last checkpoint (a cycle that moved 1% of 100,000 orders encodes 1,000)."""
+        changed = self._changed.pop(team_id, None)
+        lines = self._lines.get(team_id)
+        encode = self.store.encode_open_order
+        if lines is None or changed is None:
+            lines = {o.order_id: encode(o) for o in self.book.open_orders(team_id)}
+            self._lines[team_id] = lines
+            return lines
+        for order_id in changed:
+            order = self.book.find(order_id)
+            if order is not None and order.is_open and order.team_id == team_id:
+                lines[order_id] = encode(order)
+            else:
+                lines.pop(order_id, None)
+        if len(lines) != self.book.team_open_count(team_id):  # an order added unannounced
+            self._changed[team_id] = None
+            return self._encoded(team_id)
+        return lines
 
     def _write(self, batch: _Batch) -> None:
-        if batch.open_orders:
-            self.store.save_open_orders_of(batch.open_orders)
+        if batch.records:
+            self.store.save_open_records_of(batch.records)
         elif batch.unsynced:
             self.store.sync()
 
     def _done(self, batch: _Batch, error: OSError | None) -> None:
         if error is not None:
             self._dirty |= batch.dirty  # rewritten next time; the intent log keeps the orders
+            for team_id in batch.dirty:
+                self._changed.setdefault(team_id, set())  # the lines are current already
             self._unsynced |= batch.unsynced
             teams = len(batch.dirty)
             what = f"rewrite pending_orders.jsonl of {teams} teams" if teams else "sync"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ Listed = BrokerOrder | UnreadableOrder
 
 LOST_AFTER = 3  # consecutive real "not found" answers before an order is closed as lost
 _MICROSECOND = timedelta(microseconds=1)
+# the loop turns after this much work: an order compared costs 1, a change applied (its
+# ledger line, history, events) _APPLY_WORK
+_YIELD_AFTER = 1000
+_APPLY_WORK = 50
 
 
 @dataclass(slots=True)
@@ -72,7 +77,7 @@ async def list_open_orders(
     """
     orders: list[Listed] = []
     seen: set[str] = set()
-    seen_clients: set[str] = set()
+    unseen = set(expected)  # held open here, not listed yet
     after: datetime | None = None
     requests = 0
     while True:
@@ -82,11 +87,11 @@ async def list_open_orders(
             if o.broker_order_id not in seen:
                 seen.add(o.broker_order_id)
                 if o.client_order_id is not None:
-                    seen_clients.add(o.client_order_id)
+                    unseen.discard(o.client_order_id)
                 orders.append(o)
         if len(page) < page_size:
             return orders, requests
-        if expected and all(cid in seen_clients for cid in expected):
+        if expected and not unseen:
             return orders, requests
         times = [o.submitted_at for o in page if o.submitted_at is not None]
         if not times:
@@ -141,7 +146,12 @@ class Reconciler:
         find = self.book.find_for_broker
         held = self.held
         seen: set[str] = set()
+        work = 0
         for snap in listed:
+            work += 1
+            if work >= _YIELD_AFTER:
+                work = 0
+                await asyncio.sleep(0)  # a long listing never holds the loop (minute, API)
             if isinstance(snap, UnreadableOrder):
                 order = self._unreadable(snap, result)
                 if order is not None:
@@ -160,6 +170,7 @@ class Reconciler:
                     and held(order.order_id).qty == order.filled_qty
                 ):
                     continue
+            work += _APPLY_WORK
             result.add(self.applier.apply(snap, None, snap.updated_at))
         for order in held_open:
             if order.order_id in seen or order.order_id in in_flight or not order.is_open:

@@ -103,7 +103,7 @@ class Recorder:
                     order.team_id, "order", f"order {order.order_id} rejected: {order.reason}"
                 )
         if was_open:
-            self.mark_dirty(order.team_id)
+            self.mark_dirty(order.team_id, order)
         if change.fill is not None and record is not None:
             for listener in self.listeners:
                 listener.fill_booked(order, change.fill, record)
@@ -115,9 +115,10 @@ class Recorder:
 
     # the open-orders files, batched (see checkpoint.py)
 
-    def mark_dirty(self, team_id: str) -> None:
-        """The team's open orders changed: rewrite its file once the current burst is over."""
-        self.checkpoints.mark_dirty(team_id)
+    def mark_dirty(self, team_id: str, order: Order | None = None) -> None:
+        """The team's open orders changed (`order`: only that one): rewrite its file once the
+        current burst is over."""
+        self.checkpoints.mark_dirty(team_id, order)
 
     def flush_soon(self) -> None:
         """Rewrite the changed teams' open-orders files (and sync the lines written) on the
@@ -143,7 +144,7 @@ class Recorder:
             raise
         self._recovered("intents")
         for order in orders:
-            self.mark_dirty(order.team_id)
+            self.mark_dirty(order.team_id, order)
 
     # history
 
@@ -159,7 +160,7 @@ class Recorder:
         self._recovered("history")
         self._unclosed.discard(order.order_id)
         self.book.close(order)
-        self.mark_dirty(order.team_id)
+        self.mark_dirty(order.team_id, order)
 
     def retry_unclosed(self) -> None:
         """Try again to close the orders whose history line could not be written."""

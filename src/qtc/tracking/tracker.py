@@ -297,7 +297,7 @@ class OrderTracker(TrackerQueries):
             await self._send(order)
         finally:
             self._in_flight.discard(order.order_id)
-        self.recorder.mark_dirty(order.team_id)
+        self.recorder.mark_dirty(order.team_id, order)
         return order
 
     async def _send(self, order: Order) -> None:
