@@ -15,6 +15,7 @@ BENCHMARKS = {
     "metrics": "bench.metrics_bench",
     "submit": "bench.submit_bench",
     "board": "bench.board_bench",
+    "upload": "bench.upload_bench",
 }
 
 
