@@ -71,3 +71,19 @@ def test_uploads_have_their_own_stricter_bucket(make_stack: Callable[..., Stack]
         beta = {"X-API-Key": stack.key["beta"]}
         answer = client.post("/api/v1/team/beta/strategy", files=files, headers=beta)
         assert answer.status_code == 422
+
+
+def test_an_oversized_or_unkeyed_upload_is_refused_before_its_body_is_read(
+    make_stack: Callable[..., Stack], tmp_path
+) -> None:
+    stack, store = _stack(make_stack, tmp_path)
+    big = [("file", ("strategy.py", b"#" * (2 * 1024 * 1024)))]
+    with stack.client() as client:
+        answer = client.post("/api/v1/team/alpha/strategy", files=big)
+        assert answer.status_code == 401
+        mine = {"X-API-Key": stack.key["alpha"]}
+        answer = client.post("/api/v1/team/alpha/strategy", files=big, headers=mine)
+        assert answer.status_code == 422
+        assert answer.json()["reasons"][0].startswith("the upload is 2097")
+        assert answer.json()["reasons"][0].endswith("bytes (at most 1048576)")
+    assert store.versions("alpha") == []

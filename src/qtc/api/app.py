@@ -20,6 +20,7 @@ from qtc.api.ratelimit import RateLimiter
 from qtc.api.routes import account, health, orders, public, strategy
 from qtc.api.schemas import DECIMAL_NOTE, TIME_NOTE, ErrorOut
 from qtc.api.state import ApiState
+from qtc.api.upload_gate import UploadGate
 from qtc.tracking.ports import TrackerView
 from qtc.uploads.service import StrategyDesk
 from qtc.views.leaderboard import leaderboard_view
@@ -100,6 +101,7 @@ def create_app(
     app.state.qtc = state
     install_error_handlers(app)
     app.add_middleware(OpenOrdersFastPath, state=state)
+    app.add_middleware(UploadGate, state=state)
     app.add_middleware(AccessLogMiddleware)  # added last: outermost, so it sees every request
     app.include_router(orders.router, responses=_TEAM_ERRORS)
     app.include_router(account.router, responses=_TEAM_ERRORS)

@@ -118,7 +118,7 @@ async def _build(
     gc.collect()
     gc.freeze()
     orchestrator = Orchestrator(
-        teams=specs,
+        teams=versions.specs,  # the params a team's view shows are its version's
         tracker=tracker,
         strategies=strategies,
         feed=feed,

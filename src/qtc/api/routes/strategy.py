@@ -17,7 +17,6 @@ from qtc.strategies.upload_checks import MAX_UPLOAD_BYTES, UploadRefused
 from qtc.uploads.service import StrategyDesk
 
 router = APIRouter(prefix="/api/v1/team/{team_id}/strategy", tags=["strategy"])
-_MULTIPART_SLACK = 64 * 1024  # the form's own headers and boundaries around the files
 
 
 class ActivateIn(BaseModel):
@@ -61,9 +60,6 @@ async def upload(
         raise HTTPException(
             429, "too many uploads", headers={"Retry-After": retry_after_header(wait)}
         )
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + _MULTIPART_SLACK:
-        return _refused([f"the upload is {length} bytes (at most {MAX_UPLOAD_BYTES})"])
     parts: list[tuple[str, bytes]] = []
     total = 0
     for part in file:
