@@ -50,6 +50,8 @@ class StrategyVersions(Protocol):
 
     def version_of(self, team_id: str) -> int | None: ...
 
+    def params_of(self, team_id: str) -> dict[str, Any] | None: ...
+
 
 class Venue(Protocol):
     """A market QTC runs itself (the simulated exchange); absent when a real broker runs its own.
@@ -347,12 +349,17 @@ class Orchestrator:
                     symbol: {"quantity": float(p.quantity), "avg_cost": float(p.avg_cost)}
                     for symbol, p in portfolio.positions.items()
                 },
-                "params": dict(spec.params),
+                "params": self._params(team_id, spec),
                 "open_orders": [order_view(o) for o in self.tracker.open_orders(team_id)],
             }
             views[team_id] = {"team": team, "bars": bars, "current_prices": prices}
         self.last_market = {"bars": bars, "current_prices": prices}
         return views
+
+    def _params(self, team_id: str, spec: TeamSpec) -> dict[str, Any]:
+        """The params of the version the team runs now (a swap may have changed them)."""
+        params = self.versions.params_of(team_id) if self.versions is not None else None
+        return dict(spec.params if params is None else params)
 
     def market_view(self, minute: datetime, symbols: set[str]) -> dict[str, dict[str, list[Any]]]:
         """Bars of the last `history_minutes` per symbol as lists (shared by every team)."""

@@ -30,8 +30,8 @@ class _Pool:
 
 def _setup(tmp_path: Path, **options: Any) -> tuple[VersionStore, _Pool, VersionSwitch, list]:
     store = VersionStore(tmp_path)
-    for body in (b"1", b"2"):
-        store.add("alpha", {"strategy.py": body}, entry="strategy:Strategy", params={},
+    for n, body in enumerate((b"1", b"2"), start=1):
+        store.add("alpha", {"strategy.py": body}, entry="strategy:Strategy", params={"n": n},
                   uploaded_by="t", now=MINUTE)  # fmt: skip
     store.activate("alpha", 1, by="t", now=MINUTE)
     spec = TeamSpec("alpha", tmp_path / "given", "strategy", "Strategy", Decimal(1000))
@@ -51,7 +51,7 @@ async def test_a_swap_happens_once_when_the_pointer_moves(tmp_path: Path) -> Non
     await switch.before_minute(MINUTE + timedelta(minutes=1))
     await switch.before_minute(MINUTE + timedelta(minutes=2))
     assert pool.ran == [("alpha", store.folder("alpha") / "v2")]
-    assert switch.version_of("alpha") == 2
+    assert switch.version_of("alpha") == 2 and switch.params_of("alpha") == {"n": 2}
     assert lines == [
         ("alpha", "version",
          "Team alpha now runs strategy v2 from minute 2025-11-19 17:01 UTC (was v1)", None),

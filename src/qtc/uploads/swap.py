@@ -35,6 +35,7 @@ class Replaceable(Protocol):
 class _Running:
     spec: TeamSpec  # the team's id and capital (from --teams or the registry)
     version: int
+    params: dict[str, Any] | None = None  # the running version's (None: the spec's)
     stamp: tuple[int, int, int] | None = (
         None  # (inode, mtime_ns, size) of active.json when last read
     )
@@ -70,6 +71,11 @@ class VersionSwitch:
         """The version the team's worker runs now."""
         team = self._teams.get(team_id)
         return team.version if team is not None else None
+
+    def params_of(self, team_id: str) -> dict[str, Any] | None:
+        """The constructor params of the version the team runs (None: as it started)."""
+        team = self._teams.get(team_id)
+        return team.params if team is not None else None
 
     def failing(self, team_id: str) -> dict[str, Any] | None:
         """Why the team's active version is flagged as failing, or None."""
@@ -112,7 +118,8 @@ class VersionSwitch:
             return
         old = team.version
         error = await self._pool.replace(spec_for(team.spec, version))
-        team.version, team.bad_minutes, team.failing_since, team.last_error = n, 0, None, None
+        team.version, team.params = n, dict(version.params)
+        team.bad_minutes, team.failing_since, team.last_error = 0, None, None
         message = f"Team {team_id} now runs strategy v{n} from minute {_shown(minute)} (was v{old})"
         log.info("%s", message, extra={"team": team_id})
         self._record_error(team_id, "version", message, None)
