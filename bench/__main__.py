@@ -16,6 +16,7 @@ BENCHMARKS = {
     "submit": "bench.submit_bench",
     "board": "bench.board_bench",
     "reconcile": "bench.reconcile_bench",
+    "upload": "bench.upload_bench",
 }
 
 

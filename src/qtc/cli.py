@@ -1,4 +1,4 @@
-"""The `qtc` command line: run, serve, compact, exchange and teams."""
+"""The `qtc` command line: run, serve, compact, exchange, strategies and teams."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("compact", help="rotate a stopped competition's closed months")
     )
 
+    from qtc.uploads.cli import add_strategies_arguments
+
+    add_strategies_arguments(
+        sub.add_parser("strategies", help="a team's strategy versions: upload, list, activate")
+    )
+
     teams = sub.add_parser("teams", help="manage teams").add_subparsers(dest="teams_command")
     key = teams.add_parser("key", help="issue (or re-issue) a team's API key; printed once")
     key.add_argument("team_id")
@@ -77,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from qtc.compaction import compact_command
 
         return compact_command(args)
+    if args.command == "strategies":
+        from qtc.uploads.cli import strategies_command
+
+        return strategies_command(args)
     if args.command == "teams" and args.teams_command == "key":
         from qtc.api.keys import issue_key_command
 

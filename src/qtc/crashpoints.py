@@ -26,9 +26,12 @@ POINTS: tuple[str, ...] = (
     # atomic rewrites: temp file written and fsynced, then renamed into place
     *(
         f"{file}.{step}"
-        for file in ("pending", "run_state", "keys")
+        for file in ("pending", "run_state", "keys", "active")
         for step in ("tmp_written", "renamed")
     ),
+    # a strategy version: its temporary folder written and fsynced, then renamed into place
+    "strategy_version.tmp_written",
+    "strategy_version.renamed",
     # broker calls: just before the request, just after its answer
     "broker.submit.before",
     "broker.submit.after",

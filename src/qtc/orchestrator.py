@@ -41,6 +41,18 @@ class Strategies(Protocol):
     ) -> dict[str, StrategyResult]: ...
 
 
+class StrategyVersions(Protocol):
+    """Which strategy version each team runs: swapped between two minutes, never in one."""
+
+    async def before_minute(self, minute: datetime) -> None: ...
+
+    def after_minute(self, minute: datetime, results: Mapping[str, StrategyResult]) -> None: ...
+
+    def version_of(self, team_id: str) -> int | None: ...
+
+    def params_of(self, team_id: str) -> dict[str, Any] | None: ...
+
+
 class Venue(Protocol):
     """A market QTC runs itself (the simulated exchange); absent when a real broker runs its own.
 
@@ -122,6 +134,7 @@ class Orchestrator:
         history_minutes: int = 60,
         skip_stale: bool = False,
         fast_forward_closed: bool = False,
+        versions: StrategyVersions | None = None,
     ) -> None:
         """`skip_stale` (live runs): a minute whose turn comes after the next one has also ended
         is skipped, never run on old bars. `fast_forward_closed` (simulated runs): while no
@@ -137,6 +150,8 @@ class Orchestrator:
         self.history_minutes = history_minutes
         self.skip_stale = skip_stale
         self.fast_forward_closed = fast_forward_closed
+        self.versions = versions
+        self.last_market: dict[str, Any] | None = None  # the last bars and prices shown
         self.listeners: list[MinuteListener] = []
         self.skipped = SkippedMinutes()
         self.totals = RunTotals(orders={team_id: 0 for team_id in self.teams})
@@ -237,6 +252,7 @@ class Orchestrator:
     async def _run_minute(self, minute: datetime) -> MinuteReport:
         started = time.perf_counter()
         report = MinuteReport(minute=minute)
+        await self.swap_strategies(minute)
         await self.feed.refresh(minute)
         bars = self.take_bars(minute)
         self.advance_exchange(minute)
@@ -249,6 +265,8 @@ class Orchestrator:
             results = await self.strategies.run_minute(views)
             report.strategies_s = time.perf_counter() - strategies_started
             report.teams_run = len(results)
+            if self.versions is not None:
+                self.versions.after_minute(minute, results)
             intents = self.validate(results, open_symbols, report)
             if intents:
                 # progress past this minute is durable before any of its orders leaves: a kill
@@ -266,6 +284,11 @@ class Orchestrator:
         for listener in self.listeners:
             listener.minute_done(report)
         return report
+
+    async def swap_strategies(self, minute: datetime) -> None:
+        """A team whose active version changed runs the new one from this minute on."""
+        if self.versions is not None:
+            await self.versions.before_minute(minute)
 
     def gone_stale(self, minute: datetime) -> bool:
         """A live minute whose next minute has ended too (fetching its bars stalled): its
@@ -326,11 +349,17 @@ class Orchestrator:
                     symbol: {"quantity": float(p.quantity), "avg_cost": float(p.avg_cost)}
                     for symbol, p in portfolio.positions.items()
                 },
-                "params": dict(spec.params),
+                "params": self._params(team_id, spec),
                 "open_orders": [order_view(o) for o in self.tracker.open_orders(team_id)],
             }
             views[team_id] = {"team": team, "bars": bars, "current_prices": prices}
+        self.last_market = {"bars": bars, "current_prices": prices}
         return views
+
+    def _params(self, team_id: str, spec: TeamSpec) -> dict[str, Any]:
+        """The params of the version the team runs now (a swap may have changed them)."""
+        params = self.versions.params_of(team_id) if self.versions is not None else None
+        return dict(spec.params if params is None else params)
 
     def market_view(self, minute: datetime, symbols: set[str]) -> dict[str, dict[str, list[Any]]]:
         """Bars of the last `history_minutes` per symbol as lists (shared by every team)."""
@@ -411,10 +440,15 @@ class Orchestrator:
                 steps.append(intent)
                 continue
             try:
-                steps.append(Prepared(intent, self.tracker.prepare(team_id, intent)))
+                order = self.tracker.prepare(team_id, intent)
             except InvalidSignal as e:
                 steps.append(None)
                 self.tracker.record_error(team_id, "validation", e.message, e.signal)
+                continue
+            version = self.versions.version_of(team_id) if self.versions is not None else None
+            if version is not None:  # kept in the order's record: which version sent it
+                order.extra["strategy_version"] = version
+            steps.append(Prepared(intent, order))
         return steps
 
     async def _send_team(self, team_id: str, steps: Sequence[Step]) -> tuple[int, int, int]:

@@ -88,6 +88,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="refuse to start unless every kernel isolation layer is in force",
     )
     parser.add_argument(
+        "--auto-rollback",
+        action="store_true",
+        help="a strategy version failing N minutes in a row is replaced by the previous one",
+    )
+    parser.add_argument(
         "--demo", action="store_true", help="the example strategies on a fresh demo data dir"
     )
 
@@ -118,6 +123,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["quiet"] = True
     if getattr(args, "require_isolation", False):
         overrides["require_isolation"] = True
+    if getattr(args, "auto_rollback", False):
+        overrides["auto_rollback"] = True
     if args.demo:
         overrides.setdefault("data_dir", Path("demo-data"))
         # the close (day orders expire), the night skipped, the next open (gtc orders carry on)

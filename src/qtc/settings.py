@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     # AST check and audit hook: clear early errors; off only to prove the kernel alone holds
     strategy_python_checks: bool = True
     require_isolation: bool = False  # refuse to start when a kernel layer is missing
+    # strategy uploads: the trial load's time limit (for the load and for one call), the
+    # uploads a team may make per minute (a burst of that many, then one per 60/n seconds),
+    # and the consecutive failing minutes after which a version is flagged as failing
+    upload_trial_timeout: float = Field(default=5.0, gt=0)
+    upload_rate_limit_per_minute: int = Field(default=4, ge=1)
+    strategy_failing_minutes: int = Field(default=3, ge=1)
+    auto_rollback: bool = False  # a failing version is replaced by the previous one
     history_minutes: int = 120
     symbols: list[str] | None = None  # None: the simulated market's default universe
 

@@ -17,6 +17,8 @@ import pytest
 from tests.strategies.test_strategies_sandbox import minute
 from tests.support.signals import counting
 
+from qtc.strategies.teams import make_spec
+
 ATTACKS = [
     "read_keys", "read_other_ledger", "stat_other", "list_data", "write_other",
     "forge_own_ledger", "write_tmp", "pandas_passwd", "host_environ", "proc_self_mem",
@@ -32,6 +34,7 @@ REFUSALS = (
     "FileNotFoundError",
     "Operation not permitted",
     "Permission denied",
+    "Read-only file system",  # the data directory's empty stand-in, where a version is bound
     "No space left on device",
     "not allowed to raise maximum limit",
     "could not start a shell",
@@ -131,3 +134,37 @@ async def test_with_the_python_checks_on_every_escape_is_refused_too(
     assert outcome["results"]["steady"].signals
     assert _snapshot(data) == before
     assert sigwinch == []
+
+
+async def test_a_version_stored_under_the_data_directory_sees_only_its_own_folder(
+    make_pool, folder, view, data: Path, tmp_path: Path
+) -> None:
+    """Uploaded versions live in data/team/{id}/strategies/v{n}: the data directory stays
+    hidden, the version's own folder alone is bound back, read-only."""
+    stored = data / "team" / "attacker" / "strategies" / "v1"
+    stored.mkdir(parents=True)
+    for source in folder("hostile/escape").iterdir():
+        if source.is_file():
+            (stored / source.name).write_bytes(source.read_bytes())
+    before = _snapshot(data)
+    marker = tmp_path / "escaped-marker"
+    params = dict(
+        data=str(data), other="victim", me="attacker", host_pid=os.getpid(), marker=str(marker)
+    )
+    data_attacks = ["read_keys", "read_other_ledger", "stat_other", "list_data", "write_other"]
+    specs = [
+        make_spec(a, stored, "strategy:Strategy", 100000, {"attack": a, **params})
+        for a in [*data_attacks, "forge_own_ledger"]
+    ]
+    pool = await make_pool(
+        specs, timeout=20.0, scratch_root=data / "scratch", hidden=[data], python_checks=False
+    )
+    assert all(error is None for error in (await pool.start()).values())
+    assert pool.isolation["missing"] == {}
+    results = await minute(pool, view, *data_attacks, "forge_own_ledger")
+    for attack, result in results.items():
+        assert result.error is not None, f"{attack}: no error at all"
+        assert "ESCAPED" not in result.error.message, f"{attack}: {result.error.message}"
+        assert any(r in result.error.message for r in REFUSALS), result.error.message
+    assert not marker.exists()
+    assert _snapshot(data) == before

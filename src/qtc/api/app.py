@@ -17,10 +17,12 @@ from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
 from qtc.api.pages import install_pages
 from qtc.api.ratelimit import RateLimiter
-from qtc.api.routes import account, health, orders, public
+from qtc.api.routes import account, health, orders, public, strategy
 from qtc.api.schemas import DECIMAL_NOTE, TIME_NOTE, ErrorOut
 from qtc.api.state import ApiState
+from qtc.api.upload_gate import UploadGate
 from qtc.tracking.ports import TrackerView
+from qtc.uploads.service import StrategyDesk
 from qtc.views.leaderboard import leaderboard_view
 
 DESCRIPTION = f"""
@@ -63,12 +65,15 @@ def create_app(
     metrics: CollectorRegistry | None = None,
     snapshots: SnapshotSource | None = None,
     board_minute: Callable[[], object] | None = None,
+    desk: StrategyDesk | None = None,
+    upload_rate_limit_per_minute: int = 4,
 ) -> FastAPI:
     """Build the team API over a live tracker; `status`/`leaderboard`/`prices` are optional,
     and so are `readiness` (the /readyz checks) and `metrics` (the registry /metrics serves).
 
     The leaderboard's metrics and curves read `snapshots` (the store; None: none) again when
-    `board_minute()` changes (the last minute processed; None: at every request)."""
+    `board_minute()` changes (the last minute processed; None: at every request). `desk`
+    serves strategy uploads (None: not served)."""
     price_source = prices or _no_prices
     app = FastAPI(
         title="QTC team API",
@@ -90,14 +95,18 @@ def create_app(
         readiness=readiness or health.no_checks,
         metrics=metrics,
         board=Board(tracker, snapshots, board_minute or object),
+        upload_limiter=RateLimiter(upload_rate_limit_per_minute),
+        desk=desk,
     )
     app.state.qtc = state
     install_error_handlers(app)
     app.add_middleware(OpenOrdersFastPath, state=state)
+    app.add_middleware(UploadGate, state=state)
     app.add_middleware(AccessLogMiddleware)  # added last: outermost, so it sees every request
     app.include_router(orders.router, responses=_TEAM_ERRORS)
     app.include_router(account.router, responses=_TEAM_ERRORS)
     app.include_router(account.whoami_router, responses=_TEAM_ERRORS)
+    app.include_router(strategy.router, responses=_TEAM_ERRORS)
     app.include_router(public.router)
     app.include_router(health.router)
     install_pages(app)

@@ -37,7 +37,7 @@ class OpenOrdersFastPath:
         if match is None:
             await self.app(scope, receive, send)
             return
-        key = _presented_key(scope)
+        key = presented_key(scope)
         team_id = match.group(1)
         refusal = authorize(self.state, team_id, key)
         if refusal is not None:
@@ -45,14 +45,15 @@ class OpenOrdersFastPath:
                 (k.lower().encode(), v.encode()) for k, v in (refusal.headers or {}).items()
             ]
             body = json.dumps({"detail": refusal.detail}).encode()
-            await _respond(send, refusal.status, headers, body)
+            await respond(send, refusal.status, headers, body)
             return
         state = self.state
         body = state.open_orders.render(team_id, state.tracker.open_orders(team_id))
-        await _respond(send, 200, [_JSON], body)
+        await respond(send, 200, [_JSON], body)
 
 
-def _presented_key(scope: Scope) -> str | None:
+def presented_key(scope: Scope) -> str | None:
+    """The key a raw ASGI request presents (the X-API-Key header, else the last ?key=)."""
     for name, value in scope["headers"]:
         if name == b"x-api-key" and value:
             return str(value.decode("latin-1"))
@@ -66,9 +67,8 @@ def _presented_key(scope: Scope) -> str | None:
     return key
 
 
-async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
+async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """Answer a raw ASGI request with one whole body."""
     await send(
         {
             "type": "http.response.start",

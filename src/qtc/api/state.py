@@ -14,6 +14,7 @@ from qtc.api.keys import KeyStore
 from qtc.api.open_orders import OpenOrdersCache
 from qtc.api.ratelimit import RateLimiter
 from qtc.tracking.ports import TrackerView
+from qtc.uploads.service import StrategyDesk
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +32,5 @@ class ApiState:
     readiness: Callable[[], tuple[bool, dict[str, Any]]]
     metrics: CollectorRegistry | None  # None: metrics are off
     board: Board  # the leaderboard's metrics and equity curves
+    upload_limiter: RateLimiter  # a stricter bucket per team for strategy uploads
+    desk: StrategyDesk | None = None  # None: uploads are not served (qtc serve)

@@ -92,6 +92,7 @@ class Plan:
     read_roots: tuple[str, ...]  # folders and files it may read (Python, libraries, strategy)
     scratch: str  # the only place it may write
     hidden: tuple[str, ...] = ()  # folders replaced by an empty tmpfs (the data directory)
+    shown: tuple[str, ...] = ()  # folders inside a hidden one bound back, read-only (versions)
     scratch_mb: int = 64
     memory_mb: int = 512
     cpu_seconds: int = 3600
@@ -159,10 +160,20 @@ def _private_mounts(plan: Plan) -> None:
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE, "")
     safe = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     scratch = Path(plan.scratch)
-    for hidden in plan.hidden:
-        _mount("qtc-hidden", hidden, "tmpfs", safe, "size=64k,nr_inodes=256,mode=0755")
-        if scratch.is_relative_to(hidden):
-            scratch.mkdir(parents=True, exist_ok=True)
+    # held open before the tmpfs covers them: the only way back to a folder under it
+    kept = [(shown, os.open(shown, os.O_PATH | os.O_CLOEXEC)) for shown in plan.shown]
+    try:
+        for hidden in plan.hidden:
+            _mount("qtc-hidden", hidden, "tmpfs", safe, "size=64k,nr_inodes=256,mode=0755")
+            for path in [scratch, *(Path(shown) for shown, _ in kept)]:
+                if path.is_relative_to(hidden):
+                    path.mkdir(parents=True, exist_ok=True)
+        for shown, fd in kept:
+            _mount(f"/proc/self/fd/{fd}", shown, None, _MS_BIND, "")
+            _mount(None, shown, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | safe, "")
+    finally:
+        for _, fd in kept:
+            os.close(fd)
     _mount("qtc-scratch", plan.scratch, "tmpfs", safe, f"size={plan.scratch_mb}m,nr_inodes=4096")
     for hidden in plan.hidden:
         _mount(None, hidden, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | safe, "")
@@ -394,17 +405,16 @@ def plan_for(
     scratch_mb: int,
     memory_mb: int,
 ) -> Plan:
-    """The plan of one worker; hidden folders that hold its strategy are left visible."""
+    """The plan of one worker; a strategy inside a hidden folder (its stored versions under
+    the data directory) is bound back into the empty tmpfs, read-only, alone."""
     strategy = os.path.realpath(strategy)
-    shown = tuple(
-        os.path.realpath(h)
-        for h in hidden
-        if not Path(strategy).is_relative_to(os.path.realpath(h)) and os.path.isdir(h)
-    )
+    covered = tuple(os.path.realpath(h) for h in hidden if os.path.isdir(h))
+    inside = any(Path(strategy).is_relative_to(h) for h in covered)
     return Plan(
         read_roots=read_roots(strategy),
         scratch=os.path.realpath(scratch),
-        hidden=shown,
+        hidden=covered,
+        shown=(strategy,) if inside else (),
         scratch_mb=scratch_mb,
         memory_mb=memory_mb,
     )

@@ -148,14 +148,17 @@ class StrategyPool:
             log.warning("Team %s strategy failed to load: %s", team.spec.team_id, e)
         return team.disabled
 
-    async def _spawn(self, spec: TeamSpec) -> _Worker:
+    async def _spawn(
+        self, spec: TeamSpec, *, load_timeout: float | None = None, scratch: str | None = None
+    ) -> _Worker:
+        load_timeout = self._load_timeout if load_timeout is None else load_timeout
         config = WorkerConfig(
             team_id=spec.team_id,
             path=str(spec.path.resolve()),
             module=spec.module,
             class_name=spec.class_name,
             params=dict(spec.params),
-            scratch=str((self._scratch_root / spec.team_id).resolve()),
+            scratch=str((self._scratch_root / (scratch or spec.team_id)).resolve()),
             memory_mb=self._memory_mb,
             scratch_mb=self._scratch_mb,
             hidden=self._hidden,
@@ -168,10 +171,10 @@ class StrategyPool:
         )
         worker = _Worker(spawned.pid, spawned.pidfd, reader, writer)
         try:
-            reply = await asyncio.wait_for(self._read_load_replies(worker), self._load_timeout)
+            reply = await asyncio.wait_for(self._read_load_replies(worker), load_timeout)
         except TimeoutError:
             await self._kill(worker)
-            raise WorkerFailed(f"loading took longer than {self._load_timeout:g} s") from None
+            raise WorkerFailed(f"loading took longer than {load_timeout:g} s") from None
         except WorkerFailed:
             await self._kill(worker)
             raise
@@ -229,6 +232,43 @@ class StrategyPool:
             signal.pidfd_send_signal(worker.pidfd, signal.SIGKILL)
         await self._wait_exit(worker, 2.0)
         os.close(worker.pidfd)
+
+    async def replace(self, spec: TeamSpec) -> StrategyError | None:
+        """Swap a team's strategy between two minutes: its worker stops, the new one loads now
+        (one worker start); a new version that cannot load leaves the team out, as at start."""
+        team = self._teams[spec.team_id]
+        async with team.lock:
+            await self._close_team(team)
+            team.spec = spec
+            team.disabled = None
+        return await self._start_team(team)
+
+    async def trial(
+        self, spec: TeamSpec, view: Mapping[str, Any], *, timeout: float
+    ) -> StrategyError | None:
+        """Load `spec` in a fresh confined worker and call it once on `view` ({team, bars,
+        current_prices}), each within `timeout`; the worker then stops. None: it worked."""
+        try:
+            worker = await self._spawn(spec, load_timeout=timeout, scratch=f"{spec.team_id}.trial")
+        except (WorkerFailed, ZygoteError) as e:
+            return StrategyError("load", str(e))
+        worker.seq += 1
+        bars = pickle.dumps(wire.to_floats(view.get("bars", {})), protocol=5)
+        prices = pickle.dumps(wire.to_floats(view.get("current_prices", {})), protocol=5)
+        team_view = wire.to_floats(view.get("team", {}))
+        request = pickle.dumps((worker.seq, team_view, bars, prices), protocol=5)
+        try:
+            worker.writer.write(wire.frame(request))
+            reply = await asyncio.wait_for(self._send_and_read(worker), timeout)
+        except TimeoutError:
+            return StrategyError("signal", f"generate_signal took longer than {timeout:g} s")
+        except (WorkerFailed, ConnectionError) as e:
+            return StrategyError("signal", str(e) or "the strategy's worker died")
+        finally:
+            await self._kill(worker)
+        if "error" in reply:
+            return StrategyError("signal", str(reply["error"]), reply.get("signal"))
+        return None
 
     async def run_minute(self, views: Mapping[str, Mapping[str, Any]]) -> dict[str, StrategyResult]:
         """Call every team in `views` ({team_id: {team, bars, current_prices}}) concurrently.

@@ -275,6 +275,8 @@ def build_api(parts: Components, keys: KeyStore, demo_teams: list[TeamSpec]) -> 
         metrics=parts.recorder.registry,
         snapshots=parts.tracker.store,
         board_minute=lambda: orchestrator.totals.last_minute,
+        desk=parts.desk,
+        upload_rate_limit_per_minute=parts.settings.upload_rate_limit_per_minute,
     )
     app.state.qtc.board.refresh()  # the snapshots so far are read now, not at a request
     parts.api_server = serve(app, parts.settings.api_host, parts.settings.api_port)

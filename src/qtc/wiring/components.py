@@ -26,6 +26,7 @@ from qtc.progress import (
 from qtc.settings import Settings
 from qtc.strategies.sandbox import StrategyPool
 from qtc.tracking.tracker import OrderTracker
+from qtc.uploads.service import StrategyDesk
 from qtc.views.status import status_view
 
 
@@ -50,6 +51,7 @@ class Components:
     journal: JournaledEngine | None = None
     lock: DataDirLock | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
+    desk: StrategyDesk | None = None  # strategy uploads and versions (the API's)
 
     @property
     def last_minute(self) -> datetime | None:

@@ -35,6 +35,7 @@ from qtc.wiring.builders import (
 )
 from qtc.wiring.components import Components
 from qtc.wiring.start import loaded, plan_start, readable
+from qtc.wiring.versions import build_versions
 
 log = logging.getLogger("qtc.run")
 
@@ -110,13 +111,14 @@ async def _build(
     venue = build_venue(settings, engine, feed, clock, calendar, limiter, first)
     tracker = build_tracker(settings, specs, venue.broker, clock, speed, recorder)
     await loaded(settings.data_dir / "team", tracker.load)
-    strategies = await build_strategies(settings, specs, tracker, recorder)
+    versions = build_versions(settings, specs)
+    strategies = await build_strategies(settings, versions.specs, tracker, recorder)
 
     # the books are loaded: keep the collector from walking them again and again
     gc.collect()
     gc.freeze()
     orchestrator = Orchestrator(
-        teams=specs,
+        teams=versions.specs,  # the params a team's view shows are its version's
         tracker=tracker,
         strategies=strategies,
         feed=feed,
@@ -126,6 +128,7 @@ async def _build(
         history_minutes=settings.history_minutes,
         skip_stale=live,
         fast_forward_closed=settings.fast_forward_closed and not live,
+        versions=versions.switch(strategies, tracker),
     )
     if plan.skipped is not None:
         orchestrator.skip_minutes(*plan.skipped)
@@ -144,6 +147,7 @@ async def _build(
         journal=engine,
         limiter=limiter,
     )
+    parts.desk = versions.desk(strategies, orchestrator)
     if keys is not None:
         build_api(parts, keys, specs if demo_keys else [])
     return parts

@@ -99,9 +99,24 @@ async function refresh() {
     [t.side], [t.quantity], [QTC.money(t.execution_price)], [t.order_id]]);
   fillTable("errors", errors.errors, (e) => [[QTC.time(e.timestamp), "text"],
     [e.message ?? JSON.stringify(e), "text"]]);
+  showStrategy();
   const history = await QTC.getJSON(`/api/v1/leaderboard/history?points=200&team=${encodeURIComponent(team)}`);
   chart.draw(history.teams);
   document.body.dataset.updated = new Date().toISOString();
+}
+
+/* The active strategy version, flagged when it keeps failing (absent under `qtc serve`). */
+async function showStrategy() {
+  const line = document.getElementById("strategy");
+  try {
+    const info = await QTC.getJSON(api("/strategy"), headers());
+    const failing = info.failing ? ` (FAILING for ${info.failure.consecutive_minutes} minutes)` : "";
+    line.textContent = `Strategy: v${info.active} of ${info.versions.length}${failing}`;
+    line.classList.toggle("bad", info.failing);
+    line.hidden = info.active === null;
+  } catch (e) {
+    line.hidden = true;
+  }
 }
 
 /* Many events in a burst (a fill and its order update) make one refresh. */
