@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,7 +50,7 @@ class Store(Protocol):
         """One open order as the open-orders record keeps it."""
         ...
 
-    def save_open_records_of(self, records: Mapping[str, Sequence[str]]) -> None:
+    def save_open_records_of(self, records: Mapping[str, Collection[str]]) -> None:
         """`save_open_orders_of` for orders encoded by `encode_open_order`; may run on a
         writer thread (it reads only its arguments)."""
         ...

@@ -7,7 +7,7 @@ import copy
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -179,7 +179,7 @@ class FileStore:
         """One open order as its pending_orders.jsonl line keeps it (without the newline)."""
         return dumps(order_to_dict(order))
 
-    def save_open_records_of(self, records: Mapping[str, Sequence[str]]) -> None:
+    def save_open_records_of(self, records: Mapping[str, Collection[str]]) -> None:
         """`save_open_orders_of` for orders already encoded by `encode_open_order` (safe on
         another thread: it reads nothing but its arguments and the disk)."""
         if self.read_only:

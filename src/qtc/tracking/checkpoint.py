@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ class _Batch:
 
     dirty: set[str]
     unsynced: bool
-    records: dict[str, list[str]]  # team -> its open orders' lines
+    records: dict[str, Collection[str]]  # team -> its open orders' lines
     generation: int | None
 
 
@@ -176,7 +176,9 @@ class Checkpoints:
                 generation = self.store.rotate_intents()
             except OSError as e:  # the live log keeps growing; the next checkpoint sets it aside
                 self.log.warning("Could not set intents.jsonl aside: %s", e)
-        records = {t: list(self._encoded(t).values()) for t in sorted(dirty)}
+        # the writer reads the teams' lines as they are: only `_take` changes them, and it
+        # never runs while a batch is being written
+        records: dict[str, Collection[str]] = {t: self._encoded(t).values() for t in sorted(dirty)}
         return _Batch(dirty, unsynced, records, generation)
 
     def _encoded(self, team_id: str) -> dict[str, str]:

@@ -78,6 +78,7 @@ async def list_open_orders(
     orders: list[Listed] = []
     seen: set[str] = set()
     unseen = set(expected)  # held open here, not listed yet
+    await asyncio.sleep(0)
     after: datetime | None = None
     requests = 0
     while True:
@@ -134,10 +135,10 @@ class Reconciler:
         held_open = list(self.book.all_open())
         result = ReconcileResult(checked=len(held_open))
         self.log.info("Reconciling %d pending orders with %s...", len(held_open), self._venue)
+        await asyncio.sleep(0)
+        expected = {o.order_id for o in held_open}
         try:
-            listed, result.requests = await list_open_orders(
-                self.broker, self.page_size, [o.order_id for o in held_open]
-            )
+            listed, result.requests = await list_open_orders(self.broker, self.page_size, expected)
         except BrokerError as e:
             self.log.warning("Reconciliation stopped: listing open orders failed: %s", e)
             result.complete = False
@@ -172,7 +173,9 @@ class Reconciler:
                     continue
             work += _APPLY_WORK
             result.add(self.applier.apply(snap, None, snap.updated_at))
-        for order in held_open:
+        for n, order in enumerate(held_open, start=1):
+            if n % (10 * _YIELD_AFTER) == 0:
+                await asyncio.sleep(0)
             if order.order_id in seen or order.order_id in in_flight or not order.is_open:
                 continue
             await self._fetch_missing(order, result)
