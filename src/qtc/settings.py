@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # AST check and audit hook: clear early errors; off only to prove the kernel alone holds
     strategy_python_checks: bool = True
     require_isolation: bool = False  # refuse to start when a kernel layer is missing
+    # where strategies run: local (forked workers), ray, ray:auto, ray:HOST:PORT, ray://HOST:PORT
+    workers: str = "local"
     history_minutes: int = 120
     symbols: list[str] | None = None  # None: the simulated market's default universe
 
