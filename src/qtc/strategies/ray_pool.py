@@ -119,7 +119,7 @@ class RayStrategyPool:
 
     async def start(self) -> dict[str, StrategyError | None]:
         """Connect to Ray, start one host per node and load every team there."""
-        await asyncio.to_thread(self._connect)
+        self._connect()  # on the main thread: Ray wants its signal handlers there (ours win later)
         nodes = await asyncio.to_thread(self._alive_nodes)
         if not nodes:
             raise RayPoolError("the Ray cluster has no live node")
@@ -171,8 +171,10 @@ class RayStrategyPool:
     async def _start_host(self, group: _Group) -> HostStarted:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        # soft: if that node is gone by now, Ray places the host on another one
-        placement = NodeAffinitySchedulingStrategy(group.node_id, soft=True)
+        # hard: one host per node, even on a node that joined a moment ago (a soft affinity
+        # falls back to another node until the scheduler has heard of it); a node gone by now
+        # fails the start, and the restart picks a live one
+        placement = NodeAffinitySchedulingStrategy(group.node_id, soft=False)
         host = self._actor.options(scheduling_strategy=placement).remote(group.specs, self._options)
         try:
             started: HostStarted = await _answer(host.start.remote(), self._start_deadline)
