@@ -3,30 +3,24 @@ costs its own teams a few minutes, never the other nodes' teams."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.ray.conftest import RayCluster
+from tests.ray.runs import EXAMPLES, lines, run
 
 from qtc.orchestrator import MinuteReport
-from qtc.runner import run_session
-from qtc.settings import Settings
 from qtc.strategies.ray_pool import RayStrategyPool
 from qtc.strategies.teams import TeamSpec
-from qtc.wiring import Components, build_components
+from qtc.wiring import Components
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-EVERY_MINUTE = Path(__file__).resolve().parent / "strategies" / "every_minute"
-MIDDAY = datetime(2025, 11, 19, 17, 0, tzinfo=UTC)  # a regular session, midday in New York
 VOLATILE = ("order_id", "broker_order_id", "execution_id")  # ids made from the wall clock
+EVERY_MINUTE = Path(__file__).resolve().parent / "strategies" / "every_minute"
 
 
 def _specs(count: int, folders: list[Path]) -> list[TeamSpec]:
@@ -36,42 +30,12 @@ def _specs(count: int, folders: list[Path]) -> list[TeamSpec]:
     ]
 
 
-async def _run(
-    data: Path,
-    specs: list[TeamSpec],
-    workers: str,
-    minutes: int,
-    *,
-    speed: float = 60_000_000.0,
-    on_minute: Callable[[Components, MinuteReport], None] | None = None,
-) -> Components:
-    settings = Settings(
-        data_dir=data,
-        log_file=data / "run.log",
-        api_enabled=False,
-        speed=speed,
-        seed=7,
-        duration_minutes=minutes,
-        workers=workers,
-        strategy_timeout=10.0,
-    )
-    parts = await build_components(settings, specs, start=MIDDAY, market="simulated", bars=[])
-    await run_session(parts, on_minute=None if on_minute is None else lambda r: on_minute(parts, r))
-    return parts
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def _ledger(data: Path, team_id: str) -> list[dict[str, Any]]:
     """The team's trade lines without the ids that come from the wall clock."""
     folder = data / "team" / team_id
     return [
         {k: v for k, v in line.items() if k not in VOLATILE}
-        for line in _lines(folder / "trades.jsonl")
+        for line in lines(folder / "trades.jsonl")
     ]
 
 
@@ -82,7 +46,7 @@ def _snapshots(data: Path, team_id: str) -> list[str]:
 
 def _orders(data: Path, team_id: str) -> list[dict[str, Any]]:
     folder = data / "team" / team_id
-    return _lines(folder / "orders.jsonl") + _lines(folder / "pending_orders.jsonl")
+    return lines(folder / "orders.jsonl") + lines(folder / "pending_orders.jsonl")
 
 
 async def test_200_teams_over_30_minutes_give_the_local_pools_ledgers(
@@ -90,8 +54,8 @@ async def test_200_teams_over_30_minutes_give_the_local_pools_ledgers(
 ) -> None:
     folders = [EXAMPLES / "buy_and_hold", EXAMPLES / "mean_reversion", EXAMPLES / "stale_canceler"]
     specs = _specs(200, folders)
-    local = await _run(tmp_path / "local", specs, "local", 30)
-    on_ray = await _run(tmp_path / "ray", specs, f"ray:{ray_cluster.address}", 30)
+    local = await run(tmp_path / "local", specs, "local", 30)
+    on_ray = await run(tmp_path / "ray", specs, f"ray:{ray_cluster.address}", 30)
 
     assert local.orchestrator.totals.minutes == on_ray.orchestrator.totals.minutes == 30
     assert isinstance(on_ray.strategies, RayStrategyPool)
@@ -136,7 +100,7 @@ async def test_a_lost_node_costs_only_its_own_teams_some_minutes(
         if state["resumed_at"] is not None and minutes >= state["resumed_at"] + extra_minutes:
             parts.orchestrator.stop()
 
-    parts = await _run(
+    parts = await run(
         data, specs, f"ray:{ray_cluster.address}", max_minutes, speed=400.0, on_minute=on_minute
     )
     minutes = parts.orchestrator.totals.minutes
@@ -159,7 +123,7 @@ async def test_a_lost_node_costs_only_its_own_teams_some_minutes(
 
 
 def _errors(data: Path, team_id: str) -> list[dict[str, Any]]:
-    return _lines(data / "team" / team_id / "errors.jsonl")
+    return lines(data / "team" / team_id / "errors.jsonl")
 
 
 def _ran_after_its_errors(data: Path, team_id: str) -> bool:
