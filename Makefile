@@ -54,7 +54,7 @@ test-ray: $(RAY_STAMP)
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(RAY_STAMP)
 	$(BIN)/python -m bench
 
 clean:

@@ -15,6 +15,7 @@ BENCHMARKS = {
     "metrics": "bench.metrics_bench",
     "submit": "bench.submit_bench",
     "board": "bench.board_bench",
+    "ray": "bench.ray_bench",  # needs the ray extra (`make bench` installs it)
 }
 
 

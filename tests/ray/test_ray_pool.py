@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.ray.conftest import RayCluster
 from tests.ray.runs import EXAMPLES, lines, run
+from tests.support.ray_cluster import RayCluster
 
 from qtc.orchestrator import MinuteReport
 from qtc.strategies.ray_pool import RayStrategyPool

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tests.ray.conftest import RAY_ENV, RayCluster
 from tests.ray.runs import EXAMPLES, MIDDAY, lines
+from tests.support.ray_cluster import RAY_ENV, RayCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
