@@ -74,6 +74,11 @@ def test_workers_ray_starts_a_local_ray_and_stops_it(tmp_path: Path) -> None:
     _assert_ran_on_ray(tmp_path, result, 1)
 
 
-def test_workers_ray_address_runs_on_the_cluster(tmp_path: Path, ray_cluster: RayCluster) -> None:
-    result = _qtc_run(tmp_path, f"ray:{ray_cluster.address}", ray_cluster.auth_env)
+@pytest.mark.parametrize("through", ["a node", "Ray Client"])
+def test_workers_ray_address_runs_on_the_cluster(
+    tmp_path: Path, ray_cluster: RayCluster, through: str
+) -> None:
+    """`ray:HOST:PORT` from a machine of the cluster; `ray://HOST:PORT` from anywhere."""
+    workers = f"ray:{ray_cluster.address}" if through == "a node" else ray_cluster.client_address
+    result = _qtc_run(tmp_path, workers, ray_cluster.auth_env)
     _assert_ran_on_ray(tmp_path, result, len(ray_cluster.alive_nodes()))

@@ -64,6 +64,7 @@ class RayCluster:
 
     root: Path
     port: int
+    client_port: int = field(default_factory=lambda: free_port())
     # short: Ray's Unix sockets live under it, and a socket path has at most 107 bytes
     temp_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="qtc-ray-")))
     # the cluster listens beyond loopback (Ray binds every interface): only holders of this
@@ -90,6 +91,11 @@ class RayCluster:
         return process
 
     @property
+    def client_address(self) -> str:
+        """What `--workers` takes to reach the cluster through Ray Client."""
+        return f"ray://{NODE_IP}:{self.client_port}"
+
+    @property
     def auth_env(self) -> dict[str, str]:
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
 
@@ -103,6 +109,8 @@ class RayCluster:
                 str(CPUS_PER_NODE),
                 "--temp-dir",
                 str(self.temp_dir),
+                "--ray-client-server-port",
+                str(self.client_port),
                 "--include-dashboard=false",
                 "--disable-usage-stats",
             ],
