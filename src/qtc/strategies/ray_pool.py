@@ -211,7 +211,12 @@ class RayStrategyPool:
             payloads.setdefault(group.index, {})[team_id] = (view.get("team", {}), *parts)
         if not payloads:
             return {}
-        ref = self._ray.put(shared)
+        try:
+            ref = self._ray.put(shared)
+        except Exception as e:  # the head's own Ray is gone: every team misses the minute
+            log.warning("Ray unreachable, no strategy runs this minute: %s", _describe(e))
+            teams = {t: None for t in views if t in self._group_of}
+            return _all_failed(teams, f"the Ray cluster is unreachable: {_describe(e)}")
         answers = await asyncio.gather(
             *(self._run_group(self._groups[i], ref, teams) for i, teams in payloads.items())
         )
