@@ -79,7 +79,8 @@ async def test_a_lost_node_costs_only_its_own_teams_some_minutes(
     specs = _specs(60, [EVERY_MINUTE])
     data = tmp_path / "run"
     state: dict[str, Any] = {"killed_at": None, "lost": set(), "resumed_at": None}
-    kill_after, extra_minutes, max_minutes = 8, 5, 200
+    # paced at 0.3 s a minute: a slow restart still fits before the close (230 minutes on)
+    kill_after, extra_minutes, max_minutes = 8, 5, 230
 
     def on_minute(parts: Components, report: MinuteReport) -> None:
         minutes = parts.orchestrator.totals.minutes
@@ -101,7 +102,7 @@ async def test_a_lost_node_costs_only_its_own_teams_some_minutes(
             parts.orchestrator.stop()
 
     parts = await run(
-        data, specs, f"ray:{ray_cluster.address}", max_minutes, speed=400.0, on_minute=on_minute
+        data, specs, f"ray:{ray_cluster.address}", max_minutes, speed=200.0, on_minute=on_minute
     )
     minutes = parts.orchestrator.totals.minutes
     assert state["resumed_at"] is not None, "the lost node's teams never ran again"
