@@ -45,6 +45,7 @@ class _Group:
     specs: list[TeamSpec]
     node_id: str
     host: Any = None
+    pid: int | None = None  # the host actor's process, on its node
     starting: asyncio.Task[None] | None = None
     lost: str = ""
     restarts: int = 0
@@ -117,6 +118,10 @@ class RayStrategyPool:
         """Each team's Ray node id (where its host was last started)."""
         return {t: g.node_id for t, g in self._group_of.items()}
 
+    def host_pids(self) -> dict[str, int]:
+        """Each running host's process id on its node, by node id (for monitoring)."""
+        return {g.node_id: g.pid for g in self._groups if g.host is not None and g.pid}
+
     async def start(self) -> dict[str, StrategyError | None]:
         """Connect to Ray, start one host per node and load every team there."""
         self._connect()  # on the main thread: Ray wants its signal handlers there (ours win later)
@@ -182,7 +187,7 @@ class RayStrategyPool:
             self._kill(host)
             raise
         _relog(started.lines)
-        group.host, group.node_id = host, started.node_id
+        group.host, group.node_id, group.pid = host, started.node_id, started.pid
         if started.isolation is not None:
             self.isolation = started.isolation
         for team_id, error in started.errors.items():
@@ -261,7 +266,7 @@ class RayStrategyPool:
             len(group.specs),
         )
         self._kill(group.host)
-        group.host, group.lost = None, reason
+        group.host, group.pid, group.lost = None, None, reason
         group.restarts += 1
         self._restart_soon(group)
         return _all_failed(teams, f"its strategy host was lost: {reason}")
