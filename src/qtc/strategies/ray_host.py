@@ -61,12 +61,14 @@ class HostStarted:
 
 @dataclass(frozen=True, slots=True)
 class HostReply:
-    """A host's minute: each team's result, the calls made, worker restarts so far, log lines."""
+    """A host's minute: each team's result, the calls made, worker restarts so far, log lines,
+    and whether a worker must be loaded again at the next call (its worker was killed)."""
 
     results: dict[str, StrategyResult]
     calls: list[Call]
     restarts: dict[str, int]
     lines: list[Line]
+    reloading: bool
 
 
 class PoolHost:
@@ -97,7 +99,9 @@ class PoolHost:
         results = await self._pool.run_minute(views)
         calls, self._calls.calls = self._calls.calls, []
         restarts = {t: n for t in teams if (n := self._pool.restarts(t))}
-        return HostReply(results, calls, restarts, self._take_lines())
+        alive, failed = self._pool.worker_pids(), self._pool.failed
+        reloading = any(t not in alive and t not in failed for t in teams)
+        return HostReply(results, calls, restarts, self._take_lines(), reloading)
 
     async def close(self) -> None:
         """Stop every worker and the fork server."""

@@ -49,6 +49,7 @@ class _Group:
     starting: asyncio.Task[None] | None = None
     lost: str = ""
     restarts: int = 0
+    reloading: bool = False  # a worker of this host loads again at the next call
     worker_restarts: dict[str, int] = field(default_factory=dict)
     untold: dict[str, StrategyError] = field(default_factory=dict)  # load errors after a restart
 
@@ -93,8 +94,10 @@ class RayStrategyPool:
             "python_checks": python_checks,
             "require_isolation": require_isolation,
         }
-        # a healthy host answers within a worker's reload plus one call, whatever its team does
-        self._call_deadline = load_timeout + timeout + host_grace
+        # a healthy host answers within one call, plus a worker's reload when one is due,
+        # whatever its teams do
+        self._call_deadline = timeout + host_grace
+        self._reload_deadline = load_timeout + timeout + host_grace
         self._start_deadline = load_timeout + START_GRACE_S
         self._observer = observer
         self._groups: list[_Group] = []
@@ -236,15 +239,15 @@ class RayStrategyPool:
         if group.host is None:
             self._restart_soon(group)
             return _all_failed(teams, f"its strategy host is restarting after: {group.lost}")
+        deadline = self._reload_deadline if group.reloading else self._call_deadline
         try:
-            reply: HostReply = await _answer(
-                group.host.run_minute.remote(ref, teams), self._call_deadline
-            )
+            reply: HostReply = await _answer(group.host.run_minute.remote(ref, teams), deadline)
         except TimeoutError:
-            return self._lose(group, teams, f"no answer within {self._call_deadline:g} s")
+            return self._lose(group, teams, f"no answer within {deadline:g} s")
         except Exception as e:  # the node or the actor is gone: Ray's errors, whatever they are
             return self._lose(group, teams, _describe(e))
         _relog(reply.lines)
+        group.reloading = reply.reloading
         group.worker_restarts.update(reply.restarts)
         if self._observer is not None:
             for team_id, seconds, timed_out in reply.calls:
@@ -266,7 +269,7 @@ class RayStrategyPool:
             len(group.specs),
         )
         self._kill(group.host)
-        group.host, group.pid, group.lost = None, None, reason
+        group.host, group.pid, group.lost, group.reloading = None, None, reason, False
         group.restarts += 1
         self._restart_soon(group)
         return _all_failed(teams, f"its strategy host was lost: {reason}")
