@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast test-fault test-browser lint typecheck unit bench clean
+.PHONY: setup setup-ray run test test-fast test-fault test-browser test-ray lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -40,9 +40,21 @@ test-fault: $(STAMP)
 test-browser: $(STAMP)
 	$(BIN)/pytest tests/browser -m browser -p no:cacheprovider
 
+# strategies on a real local Ray cluster the tests start (needs the ray extra, installed here)
+RAY_STAMP := $(VENV)/.installed-ray
+
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,browser,ray]'
+	touch $(RAY_STAMP)
+
+setup-ray: $(RAY_STAMP)
+
+test-ray: $(RAY_STAMP)
+	$(BIN)/pytest tests/ray -m ray -p no:cacheprovider
+
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(RAY_STAMP)
 	$(BIN)/python -m bench
 
 clean:

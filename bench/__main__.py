@@ -17,6 +17,7 @@ BENCHMARKS = {
     "board": "bench.board_bench",
     "reconcile": "bench.reconcile_bench",
     "upload": "bench.upload_bench",
+    "ray": "bench.ray_bench",  # needs the ray extra (`make bench` installs it)
 }
 
 

@@ -25,6 +25,7 @@ from qtc.market.simulated import DEFAULT_UNIVERSE
 from qtc.orchestrator import MinuteReport, Orchestrator
 from qtc.service_notify import notifier_for_this_process
 from qtc.settings import Settings
+from qtc.strategies.pools import check_workers
 from qtc.strategies.teams import TeamSpec, load_registry, parse_team_arg
 from qtc.wiring import (
     EARLIEST_START,
@@ -95,6 +96,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--demo", action="store_true", help="the example strategies on a fresh demo data dir"
     )
+    parser.add_argument(
+        "--workers",
+        help="where strategies run: local (default), ray (a local Ray), ray:auto or "
+        "ray:HOST:PORT (the cluster of this node), ray://HOST:PORT (Ray Client)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -113,6 +119,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("duration", "duration_minutes"),
         ("strategy_timeout", "strategy_timeout"),
         ("symbols", "symbols"),
+        ("workers", "workers"),
     ):
         value = getattr(args, flag, None)
         if value is not None:
@@ -160,6 +167,7 @@ def run_command(args: argparse.Namespace) -> int:
     console = make_console()
     try:
         settings = settings_from_args(args)
+        check_workers(settings.workers)
     except ValueError as e:
         return startup_error(console, str(e))
     try:

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     upload_rate_limit_per_minute: int = Field(default=4, ge=1)
     strategy_failing_minutes: int = Field(default=3, ge=1)
     auto_rollback: bool = False  # a failing version is replaced by the previous one
+    # where strategies run: local (forked workers), ray, ray:auto, ray:HOST:PORT, ray://HOST:PORT
+    workers: str = "local"
     history_minutes: int = 120
     symbols: list[str] | None = None  # None: the simulated market's default universe
 

@@ -34,8 +34,9 @@ from qtc.progress import (
 from qtc.settings import Settings
 from qtc.store.files import FileStore
 from qtc.store.observed import ObservedFileStore
+from qtc.strategies.pools import Pool, make_pool
+from qtc.strategies.ray_pool import RayPoolError
 from qtc.strategies.results import StrategyError
-from qtc.strategies.sandbox import StrategyPool
 from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
 from qtc.wiring.components import Components, stock_market_open
@@ -59,7 +60,7 @@ def alpaca_config(settings: Settings) -> AlpacaConfig:
 
 
 def _report_isolation(
-    pool: StrategyPool, settings: Settings, load_errors: dict[str, StrategyError | None]
+    pool: Pool, settings: Settings, load_errors: dict[str, StrategyError | None]
 ) -> None:
     """Log which kernel layers hold the strategies; a missing one loudly, or fatally if required."""
     layers = pool.isolation
@@ -204,10 +205,11 @@ async def build_strategies(
     specs: list[TeamSpec],
     tracker: OrderTracker,
     recorder: RunMetrics | None = None,
-) -> StrategyPool:
-    """Start every team's worker; a team that cannot load is in its errors.jsonl, not fatal.
-    With metrics on, the `recorder` hears of every call."""
-    strategies = StrategyPool(
+) -> Pool:
+    """Start every team's worker (here, or on Ray with `--workers ray...`); a team that cannot
+    load is in its errors.jsonl, not fatal. With metrics on, the `recorder` hears of every call."""
+    strategies = make_pool(
+        settings.workers,
         specs,
         timeout=settings.strategy_timeout,
         memory_mb=settings.strategy_memory_mb,
@@ -218,7 +220,10 @@ async def build_strategies(
         require_isolation=settings.require_isolation,
         observer=recorder if recorder is not None and recorder.registry is not None else None,
     )
-    load_errors = await strategies.start()
+    try:
+        load_errors = await strategies.start()
+    except RayPoolError as e:
+        raise StartupError(str(e)) from e
     try:
         _report_isolation(strategies, settings, load_errors)
     except StartupError:

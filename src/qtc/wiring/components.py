@@ -24,7 +24,7 @@ from qtc.progress import (
     save_progress,
 )
 from qtc.settings import Settings
-from qtc.strategies.sandbox import StrategyPool
+from qtc.strategies.pools import Pool
 from qtc.tracking.tracker import OrderTracker
 from qtc.uploads.service import StrategyDesk
 from qtc.views.status import status_view
@@ -41,7 +41,7 @@ class Components:
     broker_name: str
     clock: Clock
     calendar: MarketCalendar
-    strategies: StrategyPool
+    strategies: Pool
     first_minute: datetime
     recorder: RunMetrics
     readiness: Readiness

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from qtc.orchestrator import Orchestrator
 from qtc.settings import Settings
 from qtc.store.strategy_versions import VersionError, VersionStore
-from qtc.strategies.sandbox import StrategyPool
+from qtc.strategies.pools import Pool
 from qtc.strategies.teams import TeamSpec
 from qtc.tracking.tracker import OrderTracker
 from qtc.uploads.service import StrategyDesk, ensure_first_version
@@ -30,7 +30,7 @@ class RunVersions:
     running: dict[str, int] = field(default_factory=dict)  # team_id -> version
     _switch: VersionSwitch | None = None
 
-    def switch(self, pool: StrategyPool, tracker: OrderTracker) -> VersionSwitch:
+    def switch(self, pool: Pool, tracker: OrderTracker) -> VersionSwitch:
         """The minute-boundary swap over `pool`; version lines go to the team's errors.jsonl."""
         self._switch = VersionSwitch(
             self.store,
@@ -42,7 +42,7 @@ class RunVersions:
         )
         return self._switch
 
-    def desk(self, pool: StrategyPool, orchestrator: Orchestrator) -> StrategyDesk:
+    def desk(self, pool: Pool, orchestrator: Orchestrator) -> StrategyDesk:
         """Uploads for the API: trial-loaded in `pool`, on the last bars the teams saw."""
         return StrategyDesk(
             self.store,
