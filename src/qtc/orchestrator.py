@@ -274,7 +274,9 @@ class Orchestrator:
                 for listener in self.listeners:
                     listener.before_send(minute)
             await self.send(intents, report)
-        self.tracker.flush()
+        # the minute's changes reach the open-orders files on the writer thread: nothing waits
+        # for that (what a restart needs is in the intent log, the ledger and the history)
+        self.tracker.flush_soon()
         self.tracker.write_snapshots()
         finished = time.perf_counter()
         report.bars_to_last_order_s = finished - started

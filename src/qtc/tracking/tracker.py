@@ -205,6 +205,10 @@ class OrderTracker(TrackerQueries):
             )
             self.cleanup(self.clock.now())
 
+    def flush_soon(self) -> None:
+        """`flush` on the writer thread, once the current burst of changes is over."""
+        self.recorder.flush_soon()
+
     def flush(self) -> None:
         """Write the open orders of every team changed since the last flush (one rewrite each)
         and sync the lines written, now (the loop waits for it)."""
