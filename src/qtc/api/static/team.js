@@ -1,6 +1,7 @@
 /* The team console: sign in with the key (session storage, X-API-Key header only), then the
-   portfolio, orders, fills, errors and equity, refreshed on each event of the team's SSE stream
-   (read with fetch so the key travels as a header; EventSource cannot send one). */
+   portfolio, orders, fills, errors, equity and strategy versions (upload, activate, roll back),
+   refreshed on each event of the team's SSE stream (read with fetch so the key travels as a
+   header; EventSource cannot send one). */
 "use strict";
 
 const STORE = "qtc.team_key";
@@ -11,6 +12,7 @@ let key = null;
 let stream = null;
 let lastEventId = null;
 let pending = null;
+let shownVersions = "";
 
 const headers = () => ({ "X-API-Key": key });
 const api = (path) => `/api/v1/team/${encodeURIComponent(team)}${path}`;
@@ -105,19 +107,112 @@ async function refresh() {
   document.body.dataset.updated = new Date().toISOString();
 }
 
-/* The active strategy version, flagged when it keeps failing (absent under `qtc serve`). */
+/* The active strategy version, flagged when it keeps failing, and the Strategy panel's
+   versions (absent under `qtc serve`, which takes no uploads). */
 async function showStrategy() {
-  const line = document.getElementById("strategy");
+  const line = $("strategy");
+  let info;
   try {
-    const info = await QTC.getJSON(api("/strategy"), headers());
-    const failing = info.failing ? ` (FAILING for ${info.failure.consecutive_minutes} minutes)` : "";
-    line.textContent = `Strategy: v${info.active} of ${info.versions.length}${failing}`;
-    line.classList.toggle("bad", info.failing);
-    line.hidden = info.active === null;
+    info = await QTC.getJSON(api("/strategy"), headers());
   } catch (e) {
     line.hidden = true;
+    $("strategy-panel").hidden = true;
+    return;
+  }
+  const failing = info.failing ? ` (FAILING for ${info.failure.consecutive_minutes} minutes)` : "";
+  line.textContent = `Strategy: v${info.active} of ${info.versions.length}${failing}`;
+  line.classList.toggle("bad", info.failing);
+  line.hidden = info.active === null;
+  $("strategy-panel").hidden = false;
+  showVersions(info);
+}
+
+/* Rebuilt only when something changed, so a focused button keeps its focus between refreshes. */
+function showVersions(info) {
+  const seen = JSON.stringify([info.active, info.failing, info.versions]);
+  if (seen === shownVersions) return;
+  shownVersions = seen;
+  const newest = [...info.versions].reverse();
+  const state = (v) => {
+    if (v.version !== info.active) return "";
+    return info.failing ? "active · FAILING" : "active";
+  };
+  const body = fillTable("versions", newest, (v) => [[`v${v.version}`, "text"],
+    [QTC.time(v.created_at)], [v.size], [v.entry, "text"], [v.uploaded_by, "text"],
+    [v.sha256.slice(0, 12), "text"], [state(v), info.failing && v.version === info.active ? "bad" : ""]]);
+  newest.forEach((v, i) => {
+    const row = body.rows[i];
+    row.dataset.version = v.version;
+    if (v.version === info.active) row.dataset.active = "true";
+    row.cells[5].title = v.sha256;
+    const td = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "action";
+    button.textContent = "Activate";
+    button.setAttribute("aria-label", `Activate v${v.version}`);
+    button.disabled = v.version === info.active;
+    button.addEventListener("click", () => strategyCall("/strategy/activate", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ version: v.version }),
+    }));
+    td.appendChild(button);
+    row.appendChild(td);
+  });
+}
+
+/* One call of the strategy API; its answer (the reasons of a 422, the wait of a 429) goes
+   in the panel, and the versions are read again. */
+async function strategyCall(path, init) {
+  const answer = $("strategy-answer");
+  const controls = $("strategy-panel").querySelectorAll("button");
+  controls.forEach((b) => { b.dataset.was = b.disabled; b.disabled = true; });
+  answer.className = "";
+  answer.textContent = "…";
+  try {
+    const response = await fetch(api(path),
+      { ...init, headers: { ...headers(), ...(init.headers ?? {}) }, cache: "no-store" });
+    const body = await response.json().catch(() => ({}));
+    answer.className = response.ok ? "" : "error";
+    if (response.ok) {
+      answer.textContent = body.message ?? `${response.status}`;
+    } else if (response.status === 422 && Array.isArray(body.reasons)) {
+      const list = document.createElement("ul");
+      for (const reason of body.reasons) {
+        const item = document.createElement("li");
+        item.textContent = reason;
+        list.appendChild(item);
+      }
+      const title = document.createElement("p");
+      title.textContent = "Refused (nothing changed):";
+      answer.replaceChildren(title, list);
+    } else if (response.status === 429) {
+      answer.textContent = `Too many uploads: try again in ${response.headers.get("Retry-After") ?? "a few"} s`;
+    } else {
+      const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? "");
+      answer.textContent = `Refused: ${response.status} ${detail}`;
+    }
+    return response.ok;
+  } catch (error) {
+    answer.className = "error";
+    answer.textContent = `Failed: ${error.message}`;
+    return false;
+  } finally {
+    controls.forEach((b) => { b.disabled = b.dataset.was === "true"; delete b.dataset.was; });
+    shownVersions = "";
+    await showStrategy();
   }
 }
+
+$("upload-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData();
+  for (const file of $("upload-files").files) form.append("file", file, file.name);
+  const entry = $("upload-entry").value.trim();
+  if (entry) form.append("entry", entry);
+  if (await strategyCall("/strategy", { method: "POST", body: form })) event.target.reset();
+});
+$("rollback").addEventListener("click", () => strategyCall("/strategy/rollback", { method: "POST" }));
 
 /* Many events in a burst (a fill and its order update) make one refresh. */
 function scheduleRefresh() {
@@ -194,6 +289,8 @@ function signOut() {
   if (stream) stream.abort();
   stream = null;
   key = team = lastEventId = null;
+  shownVersions = "";
+  $("strategy-answer").replaceChildren();
   $("team-name").textContent = "";
   $("live").textContent = "";
   $("console").hidden = true;
