@@ -87,3 +87,16 @@ def test_an_oversized_or_unkeyed_upload_is_refused_before_its_body_is_read(
         assert answer.json()["reasons"][0].startswith("the upload is 2097")
         assert answer.json()["reasons"][0].endswith("bytes (at most 1048576)")
     assert store.versions("alpha") == []
+
+
+def test_a_body_that_is_not_json_is_a_bad_parameter_not_a_bare_400(
+    make_stack: Callable[..., Stack], tmp_path
+) -> None:
+    stack, store = _stack(make_stack, tmp_path)
+    mine = {"X-API-Key": stack.key["alpha"], "Content-Type": "application/json"}
+    with stack.client() as client:
+        for body, says in ((b"\x19{[\xff\xfe", "body: not readable"), (b"{not", "JSON")):
+            answer = client.post("/api/v1/team/alpha/strategy/activate", content=body, headers=mine)
+            assert answer.status_code == 422, answer.text
+            assert says in answer.json()["detail"]
+    assert store.versions("alpha") == []

@@ -64,6 +64,12 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # only the framework answers 400: a body it cannot decode (not UTF-8, not JSON, a torn
+        # multipart form), a bad parameter like every other one, so the documented 422
+        return JSONResponse(
+            status_code=422, content={"detail": f"body: not readable ({exc.detail})"}
+        )
     return JSONResponse(
         status_code=exc.status_code,
         content={"detail": str(exc.detail)},
