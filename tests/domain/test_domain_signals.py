@@ -49,10 +49,14 @@ def check(raw: Any) -> OrderIntent:
         (signal(price=-1.5), "price must be positive, got -1.5"),
         (signal(price=float("inf")), "price: inf is not a finite number"),
         (signal(price="abc"), "price: 'abc' is not a number"),
-        (signal(order_type="stop"), "unknown order_type 'stop' (expected one of market, limit)"),
+        (
+            signal(order_type="iceberg"),
+            "unknown order_type 'iceberg' "
+            "(expected one of market, limit, stop, stop_limit, trailing_stop)",
+        ),
         (
             signal(time_in_force="gtd"),
-            "unknown time_in_force 'gtd' (expected one of day, gtc, ioc, fok)",
+            "unknown time_in_force 'gtd' (expected one of day, gtc, ioc, fok, opg, cls)",
         ),
         (
             signal(symbol="BTC/USD", time_in_force="day"),

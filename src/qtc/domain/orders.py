@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from qtc.domain.decimals import ZERO
-from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
+from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.transitions import check_transition
 
 
@@ -23,6 +23,26 @@ class OrderRequest:
     order_type: OrderType
     time_in_force: TimeInForce
     limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    # bracket/oco/oto legs: the take-profit limit, the stop-loss stop (and its optional limit)
+    take_profit_limit_price: Decimal | None = None
+    stop_loss_stop_price: Decimal | None = None
+    stop_loss_limit_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceRequest:
+    """What may change when an open order is replaced (PATCH); None keeps the old value."""
+
+    qty: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail: Decimal | None = None
+    client_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +63,14 @@ class BrokerOrder:
     submitted_at: datetime
     updated_at: datetime
     reason: str | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None  # a trailing stop's high-water (sell) or low-water (buy) mark
+    order_class: OrderClass = OrderClass.SIMPLE
+    legs: tuple[BrokerOrder, ...] = ()
+    replaced_by: str | None = None  # broker ids of the order this one became / replaced
+    replaces: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +132,13 @@ class Order:
     not_found_count: int = 0
     # the broker's raw status when it is one QTC cannot read: the order is quarantined
     broker_status: str | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    parent_id: str | None = None  # a bracket/oco/oto leg: our id of the order it belongs to
+    replaces: str | None = None  # our id of the order this one replaced
+    replaced_by: str | None = None
 
     @property
     def is_open(self) -> bool:

@@ -14,6 +14,8 @@ from qtc.domain.market import is_crypto
 
 MAX_QTY_DECIMALS = 9
 CRYPTO_TIME_IN_FORCE = frozenset({TimeInForce.GTC, TimeInForce.IOC})
+_SIGNAL_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
+_SIGNAL_TIFS = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
 _KNOWN_KEYS = frozenset(
     {"symbol", "action", "quantity", "price", "order_type", "time_in_force", "order_id"}
 )
@@ -120,8 +122,12 @@ def validate_signal(
         )
 
     order_type = _choice(signal, "order_type", OrderType, OrderType.MARKET.value)
+    if order_type not in _SIGNAL_ORDER_TYPES:
+        raise InvalidSignal(f"order_type {order_type.value} is not traded yet", dict(signal))
     default_tif = TimeInForce.GTC.value if is_crypto(symbol) else TimeInForce.DAY.value
     tif = _choice(signal, "time_in_force", TimeInForce, default_tif)
+    if tif not in _SIGNAL_TIFS:
+        raise InvalidSignal(f"time_in_force {tif.value} is not traded yet", dict(signal))
     if is_crypto(symbol) and tif not in CRYPTO_TIME_IN_FORCE:
         raise InvalidSignal(
             f"crypto {symbol} trades with time_in_force gtc or ioc, not {tif.value}", dict(signal)
