@@ -15,7 +15,14 @@ from qtc.clock import Clock
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
-from qtc.domain.signals import CancelIntent, Intent, OrderIntent, intent_record, validate_signal
+from qtc.domain.signals import (
+    CancelIntent,
+    Intent,
+    OrderIntent,
+    ReplaceIntent,
+    intent_record,
+    validate_signal,
+)
 from qtc.domain.times import MINUTE
 from qtc.log_context import current_minute
 from qtc.market.base import MarketFeed
@@ -115,7 +122,7 @@ class Prepared(NamedTuple):
 
 
 # one of a team's intents after `prepare`: a cancel, a prepared order, or None (refused)
-Step = CancelIntent | Prepared | None
+Step = CancelIntent | ReplaceIntent | Prepared | None
 
 
 class Orchestrator:
@@ -438,7 +445,7 @@ class Orchestrator:
         team cannot afford (its errors.jsonl line is written here)."""
         steps: list[Step] = []
         for intent in intents:
-            if isinstance(intent, CancelIntent):
+            if isinstance(intent, CancelIntent | ReplaceIntent):
                 steps.append(intent)
                 continue
             try:
@@ -462,6 +469,9 @@ class Orchestrator:
                 if isinstance(step, CancelIntent):
                     await self.tracker.cancel(team_id, step.order_id)
                     cancels += 1
+                elif isinstance(step, ReplaceIntent):
+                    await self.tracker.replace(team_id, step.order_id, step)
+                    orders += 1
                 else:
                     await self.tracker.send(step.order)
                     orders += 1
@@ -482,9 +492,9 @@ class Orchestrator:
         return leaderboard_view(self.tracker, self.prices, self.totals.orders)
 
 
-def _signal(step: CancelIntent | Prepared) -> dict[str, Any]:
+def _signal(step: CancelIntent | ReplaceIntent | Prepared) -> dict[str, Any]:
     """The step as the signal it came from, for its errors.jsonl line."""
-    return intent_record(step if isinstance(step, CancelIntent) else step.intent)
+    return intent_record(step.intent if isinstance(step, Prepared) else step)
 
 
 def open_order_count(tracker: OrderTracker, team_ids: Sequence[str]) -> int:

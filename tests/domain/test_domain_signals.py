@@ -33,8 +33,8 @@ def check(raw: Any) -> OrderIntent:
     [
         (signal(symbol="XYZ"), "unknown symbol 'XYZ'"),
         (signal(symbol=None), "unknown symbol None"),
-        (signal(action="hold"), "action must be 'buy', 'sell' or 'cancel', got 'hold'"),
-        (signal(action=None), "action must be 'buy', 'sell' or 'cancel', got None"),
+        (signal(action="hold"), "action must be 'buy', 'sell', 'cancel' or 'replace', got 'hold'"),
+        (signal(action=None), "action must be 'buy', 'sell', 'cancel' or 'replace', got None"),
         (signal(quantity=0), "quantity must be positive, got 0"),
         (signal(quantity=-5), "quantity must be positive, got -5"),
         (signal(quantity=float("nan")), "quantity: nan is not a finite number"),

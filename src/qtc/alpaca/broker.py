@@ -47,12 +47,14 @@ from qtc.domain.errors import (
     BrokerProtocolError,
     BrokerUnavailable,
     OrderNotFound,
+    OrderRejected,
     RateLimited,
     TransientBrokerError,
 )
 from qtc.domain.orders import (
     BrokerOrder,
     OrderRequest,
+    ReplaceRequest,
     StreamConnected,
     TradeUpdate,
     UnreadableOrder,
@@ -238,6 +240,10 @@ class AlpacaBroker:
             except (OrderNotFound, TransientBrokerError):
                 raise unknown from None
         return order_from_payload(raw)
+
+    async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
+        """Replace an open order: not yet offered by this broker (the change is refused)."""
+        raise OrderRejected("order replacement is not supported by this broker yet")
 
     async def cancel(self, broker_order_id: str) -> None:
         """Ask for a cancel; OrderNotCancelable if closed, OrderNotFound if unknown."""

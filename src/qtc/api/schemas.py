@@ -35,8 +35,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _dec(description: str) -> Any:
-    return Field(description=f"{description}. {DECIMAL_NOTE}", examples=["10"])
+def _dec(description: str, *default: None) -> Any:
+    """A decimal-string field; `_dec(text, None)` for one only some orders have."""
+    return Field(*default, description=f"{description}. {DECIMAL_NOTE}", examples=["10"])
 
 
 class ErrorOut(BaseModel):
@@ -78,6 +79,22 @@ class OrderOut(Shape):
         default=None,
         description="Only on a quarantined order: the status the broker reports, which QTC "
         "does not know (the order stays open and is not acted on).",
+    )
+    stop_price: str | None = _dec("stop and stop_limit: the trigger (trailing_stop: now)", None)
+    trail_price: str | None = _dec("trailing_stop: the trail in dollars", None)
+    trail_percent: str | None = _dec("trailing_stop: the trail in percent", None)
+    order_class: str | None = Field(
+        default=None, description="bracket, oco or oto (absent for a simple order)"
+    )
+    take_profit_limit_price: str | None = _dec("bracket/oco/oto: the take-profit limit", None)
+    stop_loss_stop_price: str | None = _dec("bracket/oco/oto: the stop-loss trigger", None)
+    stop_loss_limit_price: str | None = _dec("bracket/oco/oto: the stop-loss limit", None)
+    parent_id: str | None = Field(
+        default=None, description="A bracket/oco/oto leg: the order_id of its group's order."
+    )
+    replaces: str | None = Field(default=None, description="The order_id this one replaced.")
+    replaced_by: str | None = Field(
+        default=None, description="The order_id that replaced this one (status replaced)."
     )
 
 

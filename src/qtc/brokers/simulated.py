@@ -8,9 +8,15 @@ from datetime import datetime
 
 from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
 from qtc.clock import Clock
-from qtc.domain.errors import BrokerUnavailable
+from qtc.domain.errors import BrokerUnavailable, OrderRejected
 from qtc.domain.market import Bar
-from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
+from qtc.domain.orders import (
+    BrokerOrder,
+    OrderRequest,
+    ReplaceRequest,
+    StreamConnected,
+    TradeUpdate,
+)
 from qtc.exchange.engine.matching import ExchangeEngine
 
 StreamItem = TradeUpdate | StreamConnected
@@ -102,6 +108,10 @@ class SimulatedBroker:
             raise BrokerUnavailable(f"simulated exchange cannot journal the order: {e}") from e
         await self._durable()
         return order
+
+    async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
+        """Replace an open order: not yet offered by this broker (the change is refused)."""
+        raise OrderRejected("order replacement is not supported by this broker yet")
 
     async def cancel(self, broker_order_id: str) -> None:
         """Cancel an open order; the `canceled` event is queued on the stream."""

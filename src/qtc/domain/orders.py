@@ -136,6 +136,9 @@ class Order:
     trail_price: Decimal | None = None
     trail_percent: Decimal | None = None
     order_class: OrderClass = OrderClass.SIMPLE
+    take_profit_limit_price: Decimal | None = None
+    stop_loss_stop_price: Decimal | None = None
+    stop_loss_limit_price: Decimal | None = None
     parent_id: str | None = None  # a bracket/oco/oto leg: our id of the order it belongs to
     replaces: str | None = None  # our id of the order this one replaced
     replaced_by: str | None = None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from typing import Protocol
 
 from qtc.domain.decimals import ZERO
-from qtc.domain.enums import OrderType, Side
+from qtc.domain.enums import OrderStatus, OrderType, Side
 from qtc.domain.fills import Fill
 from qtc.domain.orders import Order
 
@@ -126,26 +127,67 @@ class Portfolio:
         )
 
 
+class PricedOrder(Protocol):
+    """What the reservation of a buy depends on (an order, or the intent for one)."""
+
+    @property
+    def order_type(self) -> OrderType: ...
+    @property
+    def limit_price(self) -> Decimal | None: ...
+    @property
+    def stop_price(self) -> Decimal | None: ...
+    @property
+    def trail_price(self) -> Decimal | None: ...
+    @property
+    def trail_percent(self) -> Decimal | None: ...
+
+
+def buy_reserve_price(order: PricedOrder, last: Decimal, market_margin: Decimal) -> Decimal:
+    """The price a buy holds cash at: its limit when it has one (limit, stop_limit); else the
+    highest price it may trigger at (a stop's stop, a trailing stop's last price plus its
+    trail, the last price for a market order, whichever is higher) plus the market margin."""
+    if order.order_type.has_limit and order.limit_price is not None:
+        return order.limit_price
+    price = last
+    if order.order_type is OrderType.STOP and order.stop_price is not None:
+        price = max(last, order.stop_price)
+    elif order.order_type is OrderType.TRAILING_STOP:
+        if order.trail_price is not None:
+            price = last + order.trail_price
+        elif order.trail_percent is not None:
+            price = last * (1 + order.trail_percent / 100)
+    return price * (1 + market_margin)
+
+
 def reservations(
     open_orders: Iterable[Order],
     prices: Mapping[str, Decimal],
     market_margin: Decimal = DEFAULT_MARKET_MARGIN,
 ) -> Reservations:
-    """What open orders hold back: remaining qty x limit (or last price plus a margin) for buys,
-    remaining shares for sells."""
+    """What open orders hold back: remaining qty x `buy_reserve_price` for buys, remaining
+    shares for sells.
+
+    A bracket, OCO or OTO group reserves once: the entry while it is open (its exits are held),
+    then one open exit (the exits close the same position, and the first fill cancels the
+    other)."""
     cash = ZERO
     shares: dict[str, Decimal] = {}
-    for order in open_orders:
+    orders = list(open_orders)
+    open_ids = {o.order_id for o in orders}
+    exits_counted: set[str] = set()
+    for order in orders:
         remaining = order.remaining_qty
         if remaining <= 0:
             continue
+        if order.parent_id is not None:
+            if order.status is OrderStatus.HELD or order.parent_id in open_ids:
+                continue  # the entry (or the OCO's other exit) holds what this exit needs
+            if order.parent_id in exits_counted:
+                continue
+            exits_counted.add(order.parent_id)
         if order.side is Side.BUY:
-            if order.order_type is OrderType.LIMIT and order.limit_price is not None:
-                price = order.limit_price
-            else:
-                last = prices.get(order.symbol, order.requested_price)
-                price = last * (1 + market_margin)
-            cash += remaining * price
+            last = prices.get(order.symbol, order.requested_price)
+            cash += remaining * buy_reserve_price(order, last, market_margin)
         else:
             shares[order.symbol] = shares.get(order.symbol, ZERO) + remaining
     return Reservations(cash=cash, shares=shares)

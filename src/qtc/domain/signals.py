@@ -8,16 +8,18 @@ from decimal import Decimal
 from typing import Any
 
 from qtc.domain.decimals import Kind, NotANumber, bounded_decimal, dec_str, decimal_places
-from qtc.domain.enums import OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderClass, OrderType, Side, TimeInForce
 from qtc.domain.errors import InvalidSignal
 from qtc.domain.market import is_crypto
+from qtc.domain.order_shapes import SHAPE_KEYS, price_of, read_shape
 
 MAX_QTY_DECIMALS = 9
-CRYPTO_TIME_IN_FORCE = frozenset({TimeInForce.GTC, TimeInForce.IOC})
-_SIGNAL_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
-_SIGNAL_TIFS = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
-_KNOWN_KEYS = frozenset(
-    {"symbol", "action", "quantity", "price", "order_type", "time_in_force", "order_id"}
+_KNOWN_KEYS = (
+    frozenset({"symbol", "action", "quantity", "price", "order_type", "time_in_force", "order_id"})
+    | SHAPE_KEYS
+)
+_REPLACE_KEYS = frozenset(
+    {"action", "order_id", "quantity", "price", "stop_price", "trail", "time_in_force"}
 )
 
 
@@ -33,6 +35,13 @@ class OrderIntent:
     limit_price: Decimal | None
     requested_price: Decimal
     extra: dict[str, Any] = field(default_factory=dict)
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    take_profit_limit_price: Decimal | None = None
+    stop_loss_stop_price: Decimal | None = None
+    stop_loss_limit_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +51,36 @@ class CancelIntent:
     order_id: str
 
 
-Intent = OrderIntent | CancelIntent
+@dataclass(frozen=True, slots=True)
+class ReplaceIntent:
+    """A validated request to replace an open order: None keeps the old value."""
+
+    order_id: str
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+
+
+Intent = OrderIntent | CancelIntent | ReplaceIntent
 
 
 def intent_record(intent: Intent) -> dict[str, Any]:
     """An intent as the signal it came from (for error lines), decimals as exact strings."""
     if isinstance(intent, CancelIntent):
         return {"action": "cancel", "order_id": intent.order_id}
-    return {
+    if isinstance(intent, ReplaceIntent):
+        changes = {
+            "quantity": dec_str(intent.quantity),
+            "price": dec_str(intent.limit_price),
+            "stop_price": dec_str(intent.stop_price),
+            "trail": dec_str(intent.trail),
+            "time_in_force": intent.time_in_force.value if intent.time_in_force else None,
+        }
+        given = {k: v for k, v in changes.items() if v is not None}
+        return {"action": "replace", "order_id": intent.order_id, **given}
+    record = {
         "symbol": intent.symbol,
         "action": intent.side.value,
         "quantity": dec_str(intent.quantity),
@@ -57,6 +88,15 @@ def intent_record(intent: Intent) -> dict[str, Any]:
         "order_type": intent.order_type.value,
         "time_in_force": intent.time_in_force.value,
     }
+    optional = {
+        "stop_price": dec_str(intent.stop_price),
+        "trail_price": dec_str(intent.trail_price),
+        "trail_percent": dec_str(intent.trail_percent),
+    }
+    record.update({k: v for k, v in optional.items() if v is not None})
+    if intent.order_class is not OrderClass.SIMPLE:
+        record["order_class"] = intent.order_class.value
+    return record
 
 
 def normalize_signals(output: Any) -> list[Any]:
@@ -100,13 +140,17 @@ def validate_signal(
             f"a signal must be a dict, got {type(signal).__name__}", _printable(signal)
         )
     action = signal.get("action")
-    if isinstance(action, str) and action.lower() == "cancel":
+    if isinstance(action, str) and action.lower() in ("cancel", "replace"):
         order_id = signal.get("order_id")
         if not isinstance(order_id, str) or not order_id:
-            raise InvalidSignal("cancel needs an order_id string", dict(signal))
-        return CancelIntent(order_id=order_id)
+            raise InvalidSignal(f"{action.lower()} needs an order_id string", dict(signal))
+        if action.lower() == "cancel":
+            return CancelIntent(order_id=order_id)
+        return _replace_intent(signal, order_id)
     if not isinstance(action, str) or action.lower() not in ("buy", "sell"):
-        raise InvalidSignal(f"action must be 'buy', 'sell' or 'cancel', got {action!r}", signal)
+        raise InvalidSignal(
+            f"action must be 'buy', 'sell', 'cancel' or 'replace', got {action!r}", signal
+        )
     side = Side(action.lower())
 
     symbol = signal.get("symbol")
@@ -122,27 +166,21 @@ def validate_signal(
         )
 
     order_type = _choice(signal, "order_type", OrderType, OrderType.MARKET.value)
-    if order_type not in _SIGNAL_ORDER_TYPES:
-        raise InvalidSignal(f"order_type {order_type.value} is not traded yet", dict(signal))
     default_tif = TimeInForce.GTC.value if is_crypto(symbol) else TimeInForce.DAY.value
     tif = _choice(signal, "time_in_force", TimeInForce, default_tif)
-    if tif not in _SIGNAL_TIFS:
-        raise InvalidSignal(f"time_in_force {tif.value} is not traded yet", dict(signal))
-    if is_crypto(symbol) and tif not in CRYPTO_TIME_IN_FORCE:
-        raise InvalidSignal(
-            f"crypto {symbol} trades with time_in_force gtc or ioc, not {tif.value}", dict(signal)
-        )
+    order_class = _choice(signal, "order_class", OrderClass, OrderClass.SIMPLE.value)
+    shape = read_shape(signal, symbol, side, order_type, tif, order_class)
 
-    if signal.get("price") is None:
-        if order_type is OrderType.LIMIT:
-            raise InvalidSignal("a limit order needs a price", dict(signal))
-        if current_prices is None or symbol not in current_prices:
-            raise InvalidSignal(f"price is missing and {symbol} has no current price", dict(signal))
+    if signal.get("price") is not None:
+        price = price_of(signal["price"], "price", signal)
+    elif shape.limit_price is not None:
+        price = shape.limit_price
+    elif shape.stop_price is not None:
+        price = shape.stop_price  # a stop expects to trade about its trigger
+    elif current_prices is not None and symbol in current_prices:
         price = current_prices[symbol]
     else:
-        price = _number(signal, "price")
-    if price <= 0:
-        raise InvalidSignal(f"price must be positive, got {price}", dict(signal))
+        raise InvalidSignal(f"price is missing and {symbol} has no current price", dict(signal))
     try:
         bounded_decimal(quantity * price, "notional")
     except NotANumber as e:
@@ -155,10 +193,57 @@ def validate_signal(
         quantity=quantity,
         order_type=order_type,
         time_in_force=tif,
-        limit_price=price if order_type is OrderType.LIMIT else None,
+        limit_price=shape.limit_price,
         requested_price=price,
         extra=extra,
+        stop_price=shape.stop_price,
+        trail_price=shape.trail_price,
+        trail_percent=shape.trail_percent,
+        order_class=order_class,
+        take_profit_limit_price=shape.take_profit_limit_price,
+        stop_loss_stop_price=shape.stop_loss_stop_price,
+        stop_loss_limit_price=shape.stop_loss_limit_price,
     )
+
+
+def _replace_intent(signal: Mapping[str, Any], order_id: str) -> ReplaceIntent:
+    """A replace signal: the order to replace and what changes (at least one thing)."""
+    unknown = sorted(str(k) for k in signal if k not in _REPLACE_KEYS)
+    if unknown:
+        raise InvalidSignal(
+            f"replace takes quantity, price, stop_price, trail or time_in_force, not "
+            f"{', '.join(unknown)}",
+            dict(signal),
+        )
+    quantity = None
+    if signal.get("quantity") is not None:
+        quantity = _number(signal, "quantity")
+        if decimal_places(quantity) > MAX_QTY_DECIMALS:
+            raise InvalidSignal(
+                f"quantity {quantity} has more than {MAX_QTY_DECIMALS} decimals", dict(signal)
+            )
+
+    def optional(key: str) -> Decimal | None:
+        raw = signal.get(key)
+        return None if raw is None else price_of(raw, key, signal)
+
+    tif = None
+    if signal.get("time_in_force") is not None:
+        tif = _choice(signal, "time_in_force", TimeInForce, None)
+    intent = ReplaceIntent(
+        order_id=order_id,
+        quantity=quantity,
+        limit_price=optional("price"),
+        stop_price=optional("stop_price"),
+        trail=optional("trail"),
+        time_in_force=tif,
+    )
+    if intent == ReplaceIntent(order_id=order_id):
+        raise InvalidSignal(
+            "replace needs at least one of quantity, price, stop_price, trail, time_in_force",
+            dict(signal),
+        )
+    return intent
 
 
 def _printable(value: Any) -> Any:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from qtc.domain.decimals import dec_str, to_decimal
-from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.fills import Fill
 from qtc.domain.orders import Order
 from qtc.domain.times import iso, parse_time
@@ -131,4 +131,14 @@ def order_from_dict(data: dict[str, Any]) -> Order:
         extra=dict(data.get("extra") or {}),
         not_found_count=int(data.get("not_found_count") or 0),
         broker_status=data.get("broker_status"),
+        stop_price=_opt_dec(data.get("stop_price")),
+        trail_price=_opt_dec(data.get("trail_price")),
+        trail_percent=_opt_dec(data.get("trail_percent")),
+        order_class=OrderClass(data.get("order_class") or OrderClass.SIMPLE.value),
+        take_profit_limit_price=_opt_dec(data.get("take_profit_limit_price")),
+        stop_loss_stop_price=_opt_dec(data.get("stop_loss_stop_price")),
+        stop_loss_limit_price=_opt_dec(data.get("stop_loss_limit_price")),
+        parent_id=data.get("parent_id"),
+        replaces=data.get("replaces"),
+        replaced_by=data.get("replaced_by"),
     )

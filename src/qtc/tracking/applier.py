@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from qtc.domain.decimals import ZERO, dec_str
 from qtc.domain.enums import OrderStatus
-from qtc.domain.ids import team_of_order_id
+from qtc.domain.ids import new_order_id, team_of_order_id
 from qtc.domain.orders import BrokerOrder, Order
 from qtc.tracking import change as changes
 from qtc.tracking.book import OrderIndex
@@ -83,7 +83,55 @@ class Applier:
         )
         if not self.commit(order, change, out):
             out.changed = out.adopted = False
+        for leg in snap.legs:
+            self._apply_leg(order, leg, at, poll=status is None)
         return out
+
+    def _apply_leg(self, parent: Order, snap: BrokerOrder, at: datetime, *, poll: bool) -> None:
+        """Track a bracket/oco/oto leg as the parent team's order (the broker names its own
+        client id for a leg, so the leg gets one of ours and is found by its broker id).
+
+        A stream event's copy of the legs is as old as the event: it only introduces a leg;
+        the leg's own events (or a poll) move it."""
+        leg = self.book.find_for_broker(snap.client_order_id, snap.broker_order_id)
+        if leg is not None and not poll:
+            return
+        if leg is None:
+            leg = Order(
+                order_id=new_order_id(parent.team_id, int(snap.submitted_at.timestamp() * 1000)),
+                team_id=parent.team_id,
+                symbol=snap.symbol,
+                side=snap.side,
+                quantity=snap.qty,
+                order_type=snap.order_type,
+                time_in_force=snap.time_in_force,
+                limit_price=snap.limit_price,
+                requested_price=snap.limit_price or snap.stop_price or parent.requested_price,
+                created_at=snap.submitted_at,
+                updated_at=snap.submitted_at,
+                broker_order_id=snap.broker_order_id,
+                stop_price=snap.stop_price,
+                trail_price=snap.trail_price,
+                trail_percent=snap.trail_percent,
+                order_class=parent.order_class,
+                parent_id=parent.order_id,
+                extra=dict(parent.extra),
+            )
+            try:
+                self.recorder.write_ahead([leg])  # durable before its fills can be booked
+            except OSError:
+                return  # the parent's next report brings the leg again
+            self.book.add(leg)
+            self.log.info(
+                "Tracking %s leg %s of order %s (%s %s)",
+                parent.order_class.value,
+                leg.order_id,
+                parent.order_id,
+                leg.order_type.value,
+                leg.side.value,
+                extra=about(leg),
+            )
+        self.apply(snap, None, at)
 
     def commit(self, order: Order, change: Change, out: Outcome | None = None) -> bool:
         """Record `change` (durable first); False when a write failed and nothing changed."""

@@ -7,11 +7,17 @@ from datetime import datetime
 from decimal import Decimal
 
 from qtc.domain.decimals import ZERO, dec_str
-from qtc.domain.enums import OrderType, Side
+from qtc.domain.enums import Side
 from qtc.domain.errors import InvalidSignal
 from qtc.domain.ids import new_order_id
 from qtc.domain.orders import Order, OrderRequest
-from qtc.domain.portfolio import Portfolio, free_cash, free_shares, reservations
+from qtc.domain.portfolio import (
+    Portfolio,
+    buy_reserve_price,
+    free_cash,
+    free_shares,
+    reservations,
+)
 from qtc.domain.signals import OrderIntent, intent_record
 
 
@@ -27,10 +33,8 @@ def check_affordable(
     what = f"{intent.side.value} {dec_str(intent.quantity)} {intent.symbol}"
     signal = intent_record(intent)
     if intent.side is Side.BUY:
-        if intent.order_type is OrderType.LIMIT and intent.limit_price is not None:
-            price = intent.limit_price
-        else:
-            price = prices.get(intent.symbol, intent.requested_price) * (1 + market_margin)
+        last = prices.get(intent.symbol, intent.requested_price)
+        price = buy_reserve_price(intent, last, market_margin)
         cost = intent.quantity * price
         available = free_cash(portfolio, reserved)
         if cost > available:
@@ -65,6 +69,13 @@ def new_order(team_id: str, intent: OrderIntent, now: datetime) -> Order:
         created_at=now,
         updated_at=now,
         extra=dict(intent.extra),
+        stop_price=intent.stop_price,
+        trail_price=intent.trail_price,
+        trail_percent=intent.trail_percent,
+        order_class=intent.order_class,
+        take_profit_limit_price=intent.take_profit_limit_price,
+        stop_loss_stop_price=intent.stop_loss_stop_price,
+        stop_loss_limit_price=intent.stop_loss_limit_price,
     )
 
 
@@ -78,4 +89,11 @@ def order_request(order: Order) -> OrderRequest:
         order_type=order.order_type,
         time_in_force=order.time_in_force,
         limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        trail_price=order.trail_price,
+        trail_percent=order.trail_percent,
+        order_class=order.order_class,
+        take_profit_limit_price=order.take_profit_limit_price,
+        stop_loss_stop_price=order.stop_loss_stop_price,
+        stop_loss_limit_price=order.stop_loss_limit_price,
     )

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,8 +29,8 @@ from qtc.domain.errors import (
     UnknownOrder,
 )
 from qtc.domain.events import EVENT_STATUS
-from qtc.domain.orders import Order, StreamConnected, TradeUpdate
-from qtc.domain.signals import OrderIntent
+from qtc.domain.orders import BrokerOrder, Order, StreamConnected, TradeUpdate
+from qtc.domain.signals import OrderIntent, ReplaceIntent
 from qtc.store.base import Store
 from qtc.tracking.applier import Applier
 from qtc.tracking.book import OrderIndex
@@ -44,6 +44,7 @@ from qtc.tracking.ports import TrackerView
 from qtc.tracking.queries import TrackerQueries
 from qtc.tracking.reconcile import Reconciler, ReconcileResult
 from qtc.tracking.recorder import Recorder
+from qtc.tracking.replacing import as_intent, replace_request, replacement
 
 __all__ = ["OrderTracker", "ReconcileResult"]
 
@@ -306,10 +307,20 @@ class OrderTracker(TrackerQueries):
 
     async def _send(self, order: Order) -> None:
         request = order_request(order)
+        await self._place(order, lambda: self.broker.submit(request), "broker.submit")
+
+    async def _place(
+        self,
+        order: Order,
+        call: Callable[[], Awaitable[BrokerOrder]],
+        point: str,
+    ) -> None:
+        """Send a durable new order with `call` (a submit, or a replace naming it by our id)
+        and apply the answer; an unknown outcome is looked up, never sent twice."""
         try:
-            crash_point("broker.submit.before")
-            snap = await self.broker.submit(request)
-            crash_point("broker.submit.after")
+            crash_point(f"{point}.before")
+            snap = await call()
+            crash_point(f"{point}.after")
         except OrderRejected as e:
             self.log.warning(
                 "Order %s rejected by broker: %s", order.order_id, e.reason, extra=about(order)
@@ -346,6 +357,51 @@ class OrderTracker(TrackerQueries):
                 )
                 return
         self.applier.apply(snap, None, snap.updated_at)
+
+    async def replace(self, team_id: str, order_id: str, intent: ReplaceIntent) -> Order:
+        """Replace an open order (Alpaca's PATCH): returns the new order, which the old one's
+        fills never move to. Raises UnknownOrder, OrderClosed, InvalidSignal (not a change
+        Alpaca allows, or not affordable), OrderNotRecorded as `submit` does."""
+        old = self.get_order(team_id, order_id)
+        if old is None:
+            raise UnknownOrder(f"order {order_id} not found")
+        if not old.is_open:
+            raise OrderClosed(old.order_id, old.status.value)
+        if old.broker_order_id is None:
+            raise BrokerUnavailable(
+                f"order {old.order_id} is not yet known to the broker; try again shortly"
+            )
+        new = replacement(old, intent, self.clock.now())
+        others = [o for o in self.book.open_orders(team_id) if o.order_id != old.order_id]
+        check_affordable(
+            as_intent(new),
+            self.ledger.portfolios[team_id],
+            others,
+            self._prices,
+            self.market_margin,
+        )
+        self.book.add(new)
+        self._in_flight.add(new.order_id)
+        self.write_ahead([new])
+        broker_id, request = old.broker_order_id, replace_request(new, intent)
+        try:
+            await self._place(
+                new, lambda: self.broker.replace(broker_id, request), "broker.replace"
+            )
+        finally:
+            self._in_flight.discard(new.order_id)
+        if new.status is not OrderStatus.REJECTED:
+            old.replaced_by = new.order_id
+        self.recorder.mark_dirty(team_id, old)
+        self.recorder.mark_dirty(team_id, new)
+        self.log.info(
+            "Order %s replaced by %s (%s)",
+            old.order_id,
+            new.order_id,
+            new.status.value,
+            extra=about(new),
+        )
+        return new
 
     def _check_team(self, team_id: str) -> None:
         if team_id not in self.teams:

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from qtc.domain.decimals import dec_str
+from qtc.domain.enums import OrderClass
 from qtc.domain.orders import Order
 from qtc.domain.times import iso
 from qtc.views.money import price
@@ -38,4 +39,35 @@ def order_view(order: Order, *, exact: bool = False) -> dict[str, Any]:
         "reason": order.reason,
         "extra": order.extra,
         **({"broker_status": order.broker_status} if order.broker_status is not None else {}),
+        **(_shape(order, show) if _has_shape(order) else {}),
     }
+
+
+def _has_shape(order: Order) -> bool:
+    return not (
+        order.stop_price is None
+        and order.trail_price is None
+        and order.trail_percent is None
+        and order.order_class is OrderClass.SIMPLE
+        and order.parent_id is None
+        and order.replaces is None
+        and order.replaced_by is None
+    )
+
+
+def _shape(order: Order, show: Callable[[Decimal | None], str | None]) -> dict[str, Any]:
+    """The fields only stop, trailing-stop and linked orders have (left out of the others, so
+    that a market or limit order reads as it always did)."""
+    fields = {
+        "stop_price": show(order.stop_price),
+        "trail_price": show(order.trail_price),
+        "trail_percent": dec_str(order.trail_percent),
+        "order_class": None if order.order_class is OrderClass.SIMPLE else order.order_class.value,
+        "take_profit_limit_price": show(order.take_profit_limit_price),
+        "stop_loss_stop_price": show(order.stop_loss_stop_price),
+        "stop_loss_limit_price": show(order.stop_loss_limit_price),
+        "parent_id": order.parent_id,
+        "replaces": order.replaces,
+        "replaced_by": order.replaced_by,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
