@@ -98,6 +98,20 @@ class OrderOut(Shape):
     )
 
 
+class ReplaceIn(BaseModel):
+    """What to change on an open order; at least one field."""
+
+    model_config = ConfigDict(extra="forbid")
+    quantity: str | None = Field(default=None, description="The new order's quantity.")
+    price: str | None = Field(default=None, description="New limit price (limit, stop_limit).")
+    stop_price: str | None = Field(default=None, description="New stop (stop, stop_limit).")
+    trail: str | None = Field(default=None, description="New trail (trailing_stop).")
+    time_in_force: str | None = Field(default=None, description="day, gtc, ...")
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class OpenOrdersOut(Shape):
     """The team's open orders, oldest first."""
 

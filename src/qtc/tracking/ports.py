@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from qtc.domain.orders import Order
 from qtc.domain.portfolio import Portfolio
-from qtc.domain.signals import OrderIntent
+from qtc.domain.signals import OrderIntent, ReplaceIntent
 
 StatusFilter = Literal["open", "closed", "all"]
 
@@ -59,6 +59,11 @@ class TrackerView(Protocol):
     async def cancel(self, team_id: str, order_id: str) -> Order:
         """Ask the broker to cancel; returns the order (pending_cancel). Raises UnknownOrder
         (not the team's / not there) or OrderClosed (already terminal, with its status)."""
+        ...
+
+    async def replace(self, team_id: str, order_id: str, intent: ReplaceIntent) -> Order:
+        """Replace an open order; returns the new order. Raises UnknownOrder, OrderClosed,
+        InvalidSignal (not allowed or not affordable); a broker refusal returns it rejected."""
         ...
 
     def portfolio(self, team_id: str) -> Portfolio: ...

@@ -20,7 +20,7 @@ from qtc.domain.enums import Side
 from qtc.domain.errors import ReadOnlyServer
 from qtc.domain.orders import Order
 from qtc.domain.portfolio import Portfolio
-from qtc.domain.signals import OrderIntent
+from qtc.domain.signals import OrderIntent, ReplaceIntent
 from qtc.store.files import FileStore
 from qtc.tracking.book import OrderIndex
 from qtc.tracking.events import EventHub
@@ -121,6 +121,10 @@ class FileView:
     async def cancel(self, team_id: str, order_id: str) -> Order:
         """Never: this view cancels no order."""
         raise ReadOnlyServer("canceled")
+
+    async def replace(self, team_id: str, order_id: str, intent: ReplaceIntent) -> Order:
+        """Never: this view replaces no order."""
+        raise ReadOnlyServer("replaced")
 
     def portfolio(self, team_id: str) -> Portfolio:
         """The team's portfolio replayed from its ledger."""

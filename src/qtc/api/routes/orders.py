@@ -1,4 +1,4 @@
-"""Team order routes: open orders, live stream, history, one order, cancel."""
+"""Team order routes: open orders, live stream, history, one order, cancel, replace."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Resp
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from qtc.api.auth import CurrentTeam
-from qtc.api.schemas import CancelOut, ErrorOut, OpenOrdersOut, OrderOut, OrdersPageOut
+from qtc.api.schemas import (
+    CancelOut,
+    ErrorOut,
+    OpenOrdersOut,
+    OrderOut,
+    OrdersPageOut,
+    ReplaceIn,
+)
 from qtc.api.sse import team_events
 from qtc.api.state import ApiState
-from qtc.domain.errors import OrderClosed, UnknownOrder
+from qtc.domain.errors import InvalidSignal, OrderClosed, UnknownOrder
+from qtc.domain.signals import ReplaceIntent, validate_signal
 from qtc.views.orders import order_view
 
 router = APIRouter(prefix="/api/v1/team/{team_id}", tags=["orders"])
@@ -157,3 +165,36 @@ async def cancel_order(
             "status": order.status.value,
         }
     )
+
+
+@router.patch(
+    "/orders/{order_id}",
+    response_model=OrderOut,
+    summary="Replace an open order (a new order takes its place)",
+    responses={
+        409: {"model": ErrorOut, "description": "The order is already closed."},
+        422: {"model": ErrorOut, "description": "Not a change this order allows, or refused."},
+    },
+)
+async def replace_order(
+    request: Request, team_id: CurrentTeam, order_id: OrderIdPath, body: ReplaceIn
+) -> JSONResponse:
+    """Alpaca's replace: the old order keeps its fills and ends `replaced`; the answer is the
+    new order (its `replaces` names the old one). `quantity` is the new order's own quantity
+    (default: what the old one had left to fill)."""
+    tracker = _state(request).tracker
+    order = tracker.get_order(team_id, order_id)
+    if order is None:
+        raise UnknownOrder(order_id)
+    if not order.is_open:
+        raise OrderClosed(order.order_id, order.status)
+    signal = {"action": "replace", "order_id": order.order_id, **body.given()}
+    try:
+        intent = validate_signal(signal, ())
+        assert isinstance(intent, ReplaceIntent)
+        new = await tracker.replace(team_id, order.order_id, intent)
+    except InvalidSignal as e:
+        raise HTTPException(422, e.message) from None
+    if new.reason is not None and new.status.value == "rejected":
+        raise HTTPException(422, f"replace refused: {new.reason}")
+    return JSONResponse(order_view(new))
