@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 from qtc.clock import Clock
+from qtc.domain.enums import TimeInForce
 from qtc.domain.errors import InvalidSignal, OrderAccessError, QTCError
 from qtc.domain.market import Bar
 from qtc.domain.orders import Order
@@ -122,6 +123,7 @@ class Prepared(NamedTuple):
 
 
 # one of a team's intents after `prepare`: a cancel, a prepared order, or None (refused)
+_NOW_OR_NEVER = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 Step = CancelIntent | ReplaceIntent | Prepared | None
 
 
@@ -406,8 +408,17 @@ class Orchestrator:
             for raw in result.signals:
                 try:
                     intent = validate_signal(raw, self.feed.universe, self.prices)
-                    if isinstance(intent, OrderIntent) and intent.symbol not in open_symbols:
-                        raise InvalidSignal(f"market closed for {intent.symbol}", raw)
+                    if (
+                        isinstance(intent, OrderIntent)
+                        and intent.symbol not in open_symbols
+                        and intent.time_in_force in _NOW_OR_NEVER
+                    ):
+                        # other orders wait for the open at the broker, as on Alpaca
+                        raise InvalidSignal(
+                            f"market closed for {intent.symbol}: a "
+                            f"{intent.time_in_force.value} order cannot wait for the open",
+                            raw,
+                        )
                 except InvalidSignal as e:
                     report.errors += 1
                     self.tracker.record_error(team_id, "validation", e.message, raw)
