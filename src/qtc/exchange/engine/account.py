@@ -24,6 +24,8 @@ from enum import StrEnum
 
 from qtc.domain.decimals import ZERO, normalize
 from qtc.domain.enums import Side
+from qtc.domain.errors import OrderRejected
+from qtc.domain.market import is_crypto
 from qtc.exchange.engine.pricing import average
 
 
@@ -99,6 +101,36 @@ class Account:
         holding.qty = normalize(new_qty)
         if holding.qty == 0:
             del self._holdings[symbol]
+
+    def admit(
+        self,
+        symbol: str,
+        side: Side,
+        qty: Decimal,
+        reserve_price: Decimal,
+        open_same_side: Decimal,
+        available: Decimal,
+    ) -> Split:
+        """Split an order by the module's rules or raise OrderRejected: a short where none may
+        be, or an opening part costing more than the buying power `available`."""
+        split = split_order(side, qty, self.qty(symbol), open_same_side)
+        if side is Side.SELL and split.opening > 0:
+            if is_crypto(symbol):
+                raise OrderRejected(
+                    f"insufficient balance for {symbol} (requested {qty:f}, "
+                    f"available {split.closing:f})"
+                )
+            if not self.shorting_enabled:
+                raise OrderRejected(
+                    f"insufficient qty available for order (requested: {qty:f}, "
+                    f"available: {split.closing:f})"
+                )
+        cost = split.opening * reserve_price
+        if cost > 0 and cost > available:
+            raise OrderRejected(
+                f"insufficient buying power (required {cost:f}, available {max(available, ZERO):f})"
+            )
+        return split
 
     def qty(self, symbol: str) -> Decimal:
         """Quantity held of `symbol` (0 when flat)."""

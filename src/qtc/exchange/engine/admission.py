@@ -39,12 +39,3 @@ def check_request(request: OrderRequest, client_order_id: str, symbols: Containe
                 f"invalid limit_price {price}. sub-penny increment does not fulfill "
                 "minimum pricing criteria"
             )
-
-
-def check_queueable(request: OrderRequest) -> None:
-    """Raise OrderRejected when an order cannot wait for the open: ioc and fok live only for an
-    instant, which a closed market does not have."""
-    if request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        raise OrderRejected(
-            f"{request.time_in_force} orders are not accepted while the market is closed"
-        )

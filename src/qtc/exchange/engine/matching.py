@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal
 
 from qtc.domain.decimals import ZERO, normalize
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
@@ -34,15 +34,10 @@ from qtc.domain.errors import OrderNotCancelable, OrderRejected
 from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.domain.times import MINUTE
-from qtc.exchange.engine.account import (
-    Account,
-    PositionIntent,
-    Split,
-    buying_power,
-    split_order,
-)
-from qtc.exchange.engine.admission import check_queueable, check_request
+from qtc.exchange.engine.account import Account, PositionIntent, Split, buying_power, split_order
+from qtc.exchange.engine.admission import check_request
 from qtc.exchange.engine.book import BookEntry, ExchangeOrders
+from qtc.exchange.engine.closed_market import ClosedMarketQueue, Sessions
 from qtc.exchange.engine.pricing import (
     floor_qty,
     quote,
@@ -65,12 +60,6 @@ __all__ = [
 ]
 
 _IMMEDIATE_TIFS = frozenset({TimeInForce.IOC, TimeInForce.FOK})
-
-
-class Sessions(Protocol):
-    """When a symbol trades (`qtc.market.calendar.MarketCalendar` answers it)."""
-
-    def is_open(self, symbol: str, minute: datetime) -> bool: ...
 
 
 class ExchangeEngine:
@@ -105,11 +94,8 @@ class ExchangeEngine:
         self._delivering = False
         self._seq = 0
         self._reserved = ZERO  # buying power held back by open orders' opening parts
-        self._sessions = sessions
-        # broker order id -> the quantity of the order that opens (or adds to) a position
-        self._opening: dict[str, Decimal] = {}
-        self._intents: dict[str, PositionIntent] = {}
-        self._queued: dict[str, BookEntry] = {}  # accepted while closed, in submission order
+        self._splits: dict[str, Split] = {}  # broker order id -> its closing/opening parts
+        self._closed_market = ClosedMarketQueue(sessions)
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -121,9 +107,9 @@ class ExchangeEngine:
         OrderRejected(reason). Returns the order as it stands after any immediate fills."""
         client_order_id = request.client_order_id or self._new_id()
         self._release_queued(now)
-        queued = not self.market_open(request.symbol, now)
+        queued = not self._closed_market.is_open(request.symbol, now)
         if queued:
-            check_queueable(request)
+            self._closed_market.check(request)
         reserve_price, split = self._admit(request, client_order_id)
         self._seq += 1
         entry = BookEntry(
@@ -144,11 +130,9 @@ class ExchangeEngine:
             submitted_at=now,
             updated_at=now,
         )
-        self._opening[entry.broker_order_id] = split.opening
-        self._intents[entry.broker_order_id] = split.intent
+        self._splits[entry.broker_order_id] = split
         if queued:
-            entry.status = OrderStatus.ACCEPTED
-            self._queued[entry.broker_order_id] = entry
+            self._closed_market.hold(entry)
         self._book.add(entry)
         self._reserved += self._reservation(entry)
         if not queued:
@@ -317,17 +301,13 @@ class ExchangeEngine:
 
     def position_intent(self, broker_order_id: str) -> PositionIntent:
         """What the order does to the position, as decided when it was accepted."""
-        return self._intents[broker_order_id]
+        return self._splits[broker_order_id].intent
 
     def closable_qty(self, symbol: str) -> Decimal:
         """How much of the position in `symbol` open orders do not already take (unsigned)."""
         held = self._account.qty(symbol)
         side = Side.SELL if held > 0 else Side.BUY
         return split_order(side, abs(held), held, self._open_qty(symbol, side)).closing
-
-    def market_open(self, symbol: str, now: datetime) -> bool:
-        """Whether `symbol` trades at `now` (always, without a session calendar)."""
-        return self._sessions is None or self._sessions.is_open(symbol, now)
 
     def position(self, symbol: str) -> Position | None:
         """The position in `symbol`, None when flat."""
@@ -344,7 +324,8 @@ class ExchangeEngine:
         """Buying power an open order holds back: its opening part left x its reserve price
         (kept as a running total: a submit must not scan the whole book). The closing part
         fills first."""
-        opening = min(entry.remaining, self._opening.get(entry.broker_order_id, ZERO))
+        split = self._splits.get(entry.broker_order_id)
+        opening = min(entry.remaining, split.opening) if split is not None else ZERO
         return opening * entry.reserve_price if opening > 0 else ZERO
 
     def _open_qty(self, symbol: str, side: Side) -> Decimal:
@@ -352,16 +333,8 @@ class ExchangeEngine:
 
     def _release_queued(self, now: datetime) -> None:
         """Orders queued while closed whose market is open at `now` become `new`."""
-        if not self._queued:
-            return
-        for order_id, entry in builtins.list(self._queued.items()):
-            if not entry.is_open:
-                del self._queued[order_id]
-            elif self.market_open(entry.symbol, now):
-                del self._queued[order_id]
-                entry.status = OrderStatus.NEW
-                entry.updated_at = max(entry.updated_at, now)
-                self._emit(TradeEvent.NEW, entry, now)
+        for entry in self._closed_market.release(now):
+            self._emit(TradeEvent.NEW, entry, now)
 
     def _admit(self, request: OrderRequest, client_order_id: str) -> tuple[Decimal, Split]:
         """Check an order as Alpaca would; return the price its reservation uses and how its
@@ -378,24 +351,12 @@ class ExchangeEngine:
                 raise OrderRejected(f"no market price for {symbol} yet")
             reserve_price = quote(symbol, last, request.side, self._half_spread_bps)
         held = self._account.qty(symbol)
-        split = split_order(request.side, request.qty, held, self._open_qty(symbol, request.side))
-        if request.side is Side.SELL and split.opening > 0:
-            if is_crypto(symbol):
-                raise OrderRejected(
-                    f"insufficient balance for {symbol} (requested {request.qty:f}, "
-                    f"available {split.closing:f})"
-                )
-            if not self._account.shorting_enabled:
-                raise OrderRejected(
-                    f"insufficient qty available for order (requested: {request.qty:f}, "
-                    f"available: {split.closing:f})"
-                )
-        cost = split.opening * reserve_price
-        available = self._buying_power()
-        if cost > 0 and cost > available:
-            raise OrderRejected(
-                f"insufficient buying power (required {cost:f}, available {max(available, ZERO):f})"
-            )
+        reducing = held < 0 if request.side is Side.BUY else held > 0
+        # only an order that reduces the position needs to know what open orders already take
+        open_same_side = self._open_qty(symbol, request.side) if reducing else ZERO
+        split = self._account.admit(
+            symbol, request.side, request.qty, reserve_price, open_same_side, self._buying_power()
+        )
         return reserve_price, split
 
     def _match_now(self, entry: BookEntry, now: datetime) -> None:
