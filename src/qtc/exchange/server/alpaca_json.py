@@ -135,8 +135,9 @@ def account_json(account: AccountSnapshot, created_at: datetime) -> dict[str, An
         "last_equity": equity,
         "long_market_value": dec_str(long_value),
         "short_market_value": dec_str(short_value),
-        "initial_margin": "0",
-        "maintenance_margin": "0",
+        # a short's 100% margin (the rule in `engine.account`); longs are cash-paid
+        "initial_margin": dec_str(abs(short_value)),
+        "maintenance_margin": dec_str(abs(short_value)),
         "last_maintenance_margin": "0",
         "sma": "0",
         "multiplier": "1",
