@@ -23,6 +23,16 @@ class OpensAt:
         return is_crypto(symbol) or minute >= self.open
 
 
+class Windows:
+    """Equities trade inside the given [open, close) windows; crypto always."""
+
+    def __init__(self, *windows: tuple[datetime, datetime]) -> None:
+        self.windows = windows
+
+    def is_open(self, symbol: str, minute: datetime) -> bool:
+        return is_crypto(symbol) or any(a <= minute < b for a, b in self.windows)
+
+
 def _closed_kit(make_kit) -> Kit:
     k = make_kit(sessions=OpensAt(Kit.at(5)))
     k.engine.set_price("AAPL", D("100"))  # the last close, as the exchange seeds it
@@ -61,3 +71,18 @@ def test_ioc_and_fok_are_refused_while_closed(make_kit) -> None:
         with pytest.raises(OrderRejected) as refused:
             k.order(tif=tif)
         assert "while the market is closed" in refused.value.reason
+
+
+def test_an_order_sent_after_the_close_waits_for_the_next_session(make_kit) -> None:
+    k = make_kit(sessions=Windows((Kit.at(0), Kit.at(5)), (Kit.at(10), Kit.at(20))))
+    k.feed(0, k.bar(0, "100", volume="1000"))
+    late = k.order(qty="5", at=Kit.at(5, 30))
+    assert late.status is OrderStatus.ACCEPTED
+    k.feed(4, k.bar(4, "100", volume="1000"))  # the session's last bar, fed late
+    assert k.engine.end_session(Kit.at(5)) == []  # its day is the next session
+    assert k.engine.get(late.broker_order_id).status is OrderStatus.ACCEPTED
+    k.feed(10, k.bar(10, "102", volume="1000"))
+    assert [u.event for u in k.events if u.order.broker_order_id == late.broker_order_id] == [
+        TradeEvent.NEW,
+        TradeEvent.FILL,
+    ]

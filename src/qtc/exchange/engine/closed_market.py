@@ -43,13 +43,13 @@ class ClosedMarketQueue:
         self._waiting[entry.broker_order_id] = entry
 
     def release(self, now: datetime) -> list[BookEntry]:
-        """The waiting orders whose market is open at `now`, made `new` (canceled ones are
-        dropped); the caller announces them."""
+        """The waiting orders whose market is open at `now` (and sent before it), made `new`
+        (canceled ones are dropped); the caller announces them."""
         released: list[BookEntry] = []
         for order_id, entry in list(self._waiting.items()):
             if not entry.is_open:
                 del self._waiting[order_id]
-            elif self.is_open(entry.symbol, now):
+            elif now >= entry.submitted_at and self.is_open(entry.symbol, now):
                 del self._waiting[order_id]
                 entry.status = OrderStatus.NEW
                 entry.updated_at = max(entry.updated_at, now)

@@ -237,7 +237,8 @@ class ExchangeEngine:
         liquidity until the next bar; returns the expired orders."""
         expired = []
         for entry in self._book.open_orders():
-            if entry.time_in_force is TimeInForce.DAY:
+            # an `accepted` order was sent after the close: its day is the next session
+            if entry.time_in_force is TimeInForce.DAY and entry.status is not OrderStatus.ACCEPTED:
                 self._close(entry, OrderStatus.EXPIRED, TradeEvent.EXPIRED, now)
                 expired.append(entry.snapshot())
         self._liquidity = {s: q for s, q in self._liquidity.items() if is_crypto(s)}
