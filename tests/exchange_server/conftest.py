@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,10 +97,18 @@ def calendar() -> MarketCalendar:
     return MarketCalendar(start=date(2025, 1, 1), end=date(2025, 12, 31))
 
 
-@pytest.fixture
-def harness(calendar: MarketCalendar) -> Iterator[Harness]:
+@contextlib.contextmanager
+def serve_exchange(
+    calendar: MarketCalendar, start: datetime = START, symbols: list[str] | None = None
+) -> Iterator[Harness]:
+    """A manual-clock exchange at `start` trading `symbols` (default SYMBOLS), served."""
     config = ExchangeConfig(
-        seed=7, clock="manual", start=START, symbols=SYMBOLS, api_key=KEY, api_secret=SECRET
+        seed=7,
+        clock="manual",
+        start=start,
+        symbols=symbols or SYMBOLS,
+        api_key=KEY,
+        api_secret=SECRET,
     )
     exchange = build_local_exchange(config, calendar=calendar)
     server = ServerThread(exchange.app).start()
@@ -108,6 +117,12 @@ def harness(calendar: MarketCalendar) -> Iterator[Harness]:
         yield Harness(exchange, server, trading)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def harness(calendar: MarketCalendar) -> Iterator[Harness]:
+    with serve_exchange(calendar) as running:
+        yield running
 
 
 @pytest.fixture

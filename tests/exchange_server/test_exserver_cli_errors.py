@@ -80,3 +80,11 @@ def taken_port() -> Iterator[int]:
 def test_a_port_in_use_is_one_clear_line(taken_port: int) -> None:
     result = _run(["--port", str(taken_port)])
     _one_error_line(result, f"error: cannot listen on 127.0.0.1:{taken_port} (Address already")
+
+
+def test_speed_is_not_a_flag_of_the_exchange() -> None:
+    """`--ms-per-minute` is the only name of the pace (`--speed` means a speed-up on `qtc run`)."""
+    result = _run(["--speed", "500"])
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "error: unrecognized arguments: --speed 500" in result.stderr
+    assert "QTC exchange base URL" not in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -52,6 +53,8 @@ class ExchangeDriver:
         self._next = floor_minute(start if start is not None else clock.now())
         self._stopped = False
         self.processed_through: datetime | None = None  # the last minute fed to the engine
+        # called with each minute once it is fed (the exchange records its equity history)
+        self.observers: list[Callable[[datetime], None]] = []
 
     @property
     def next_minute(self) -> datetime:
@@ -72,6 +75,8 @@ class ExchangeDriver:
             expired = self.engine.end_session(close)
             log.info("Session closed at %s: expired %d day orders", close.isoformat(), len(expired))
         self.processed_through = minute
+        for observer in self.observers:
+            observer(minute)
 
     def catch_up(self) -> int:
         """Feed every minute that has fully passed on the clock; return how many."""

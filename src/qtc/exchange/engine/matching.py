@@ -10,6 +10,11 @@ Timing model (the contract the driver, the broker and the HTTP facade rely on):
   plus (buy) or minus (sell) the half-spread; its events are emitted before `submit` returns.
 - `end_session(now)` is explicit: it expires every open `day` order (keeping its fills) and
   closes equity liquidity until the next bar. The driver calls it at each session close.
+- With a `sessions` calendar, an equity order submitted while its market is closed is
+  `accepted` and queued, with no event; at the first bar of its session (`on_minute`), or at a
+  submit once the market is open, it becomes `new` (the `new` event is sent then) and matches
+  from that bar on. Without a calendar the market is always open.
+- Account rules (shorting, buying power, position intent): see `qtc.exchange.engine.account`.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from qtc.domain.errors import OrderNotCancelable, OrderRejected
 from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.domain.times import MINUTE
-from qtc.exchange.engine.account import Account
+from qtc.exchange.engine.account import Account, PositionIntent, Split, buying_power, split_order
 from qtc.exchange.engine.admission import check_request
 from qtc.exchange.engine.book import BookEntry, ExchangeOrders
+from qtc.exchange.engine.closed_market import ClosedMarketQueue, Sessions
 from qtc.exchange.engine.pricing import (
     floor_qty,
     quote,
@@ -67,6 +73,7 @@ class ExchangeEngine:
         buying_power: Decimal = Decimal("10000000"),
         participation: Decimal = Decimal("0.1"),
         half_spread_bps: Decimal = Decimal("2"),
+        sessions: Sessions | None = None,
     ) -> None:
         """Build an empty book for `symbols` with `buying_power` of cash; ids come from `seed`."""
         if not ZERO < participation <= 1:
@@ -86,7 +93,9 @@ class ExchangeEngine:
         self._outbox: deque[TradeUpdate] = deque()
         self._delivering = False
         self._seq = 0
-        self._reserved = ZERO  # cash held back by open buys
+        self._reserved = ZERO  # buying power held back by open orders' opening parts
+        self._splits: dict[str, Split] = {}  # broker order id -> its closing/opening parts
+        self._closed_market = ClosedMarketQueue(sessions)
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -97,7 +106,11 @@ class ExchangeEngine:
         """Accept an order (emitting `new`, and fills if it is marketable now) or raise
         OrderRejected(reason). Returns the order as it stands after any immediate fills."""
         client_order_id = request.client_order_id or self._new_id()
-        reserve_price = self._admit(request, client_order_id)
+        self._release_queued(now)
+        queued = not self._closed_market.is_open(request.symbol, now)
+        if queued:
+            self._closed_market.check(request)
+        reserve_price, split = self._admit(request, client_order_id)
         self._seq += 1
         entry = BookEntry(
             seq=self._seq,
@@ -117,10 +130,14 @@ class ExchangeEngine:
             submitted_at=now,
             updated_at=now,
         )
+        self._splits[entry.broker_order_id] = split
+        if queued:
+            self._closed_market.hold(entry)
         self._book.add(entry)
         self._reserved += self._reservation(entry)
-        self._emit(TradeEvent.NEW, entry, now)
-        self._match_now(entry, now)
+        if not queued:
+            self._emit(TradeEvent.NEW, entry, now)
+            self._match_now(entry, now)
         self._deliver()
         return entry.snapshot()
 
@@ -192,6 +209,7 @@ class ExchangeEngine:
         without a bar have no liquidity until the next bar."""
         bar_end = minute + MINUTE
         stamp = bar_end if now is None else now
+        self._release_queued(minute)
         self._liquidity = {}
         for symbol in sorted(bars):
             if symbol not in self._symbols:
@@ -219,7 +237,8 @@ class ExchangeEngine:
         liquidity until the next bar; returns the expired orders."""
         expired = []
         for entry in self._book.open_orders():
-            if entry.time_in_force is TimeInForce.DAY:
+            # an `accepted` order was sent after the close: its day is the next session
+            if entry.time_in_force is TimeInForce.DAY and entry.status is not OrderStatus.ACCEPTED:
                 self._close(entry, OrderStatus.EXPIRED, TradeEvent.EXPIRED, now)
                 expired.append(entry.snapshot())
         self._liquidity = {s: q for s, q in self._liquidity.items() if is_crypto(s)}
@@ -260,14 +279,36 @@ class ExchangeEngine:
         return builtins.list(self._executions)
 
     def account(self) -> AccountSnapshot:
-        """Cash, buying power and positions now."""
+        """Cash, buying power (never below 0, as Alpaca shows it) and positions now."""
         positions = {
             symbol: Position(symbol, qty, avg, self._last.get(symbol))
             for symbol, (qty, avg) in self._account.holdings().items()
         }
         return AccountSnapshot(
-            cash=self._account.cash, buying_power=self._buying_power(), positions=positions
+            cash=self._account.cash,
+            buying_power=max(self._buying_power(), ZERO),
+            positions=positions,
+            shorting_enabled=self._account.shorting_enabled,
         )
+
+    @property
+    def shorting_enabled(self) -> bool:
+        """Whether a sell may open a short (equities only; see `engine.account`)."""
+        return self._account.shorting_enabled
+
+    def set_shorting(self, enabled: bool) -> None:
+        """Allow or forbid sells that open a short (Alpaca's `no_shorting` is the opposite)."""
+        self._account.shorting_enabled = enabled
+
+    def position_intent(self, broker_order_id: str) -> PositionIntent:
+        """What the order does to the position, as decided when it was accepted."""
+        return self._splits[broker_order_id].intent
+
+    def closable_qty(self, symbol: str) -> Decimal:
+        """How much of the position in `symbol` open orders do not already take (unsigned)."""
+        held = self._account.qty(symbol)
+        side = Side.SELL if held > 0 else Side.BUY
+        return split_order(side, abs(held), held, self._open_qty(symbol, side)).closing
 
     def position(self, symbol: str) -> Position | None:
         """The position in `symbol`, None when flat."""
@@ -277,15 +318,28 @@ class ExchangeEngine:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def _buying_power(self) -> Decimal:
-        return self._account.cash - self._reserved
+        short_value = self._account.short_value(self._last)
+        return buying_power(self._account.cash, short_value, self._reserved)
 
     def _reservation(self, entry: BookEntry) -> Decimal:
-        """Cash an open buy holds back (kept as a running total: a submit must not scan the
-        whole book)."""
-        return entry.remaining * entry.reserve_price if entry.side is Side.BUY else ZERO
+        """Buying power an open order holds back: its opening part left x its reserve price
+        (kept as a running total: a submit must not scan the whole book). The closing part
+        fills first."""
+        split = self._splits.get(entry.broker_order_id)
+        opening = min(entry.remaining, split.opening) if split is not None else ZERO
+        return opening * entry.reserve_price if opening > 0 else ZERO
 
-    def _admit(self, request: OrderRequest, client_order_id: str) -> Decimal:
-        """Check an order as Alpaca would; return the price its buying-power reservation uses."""
+    def _open_qty(self, symbol: str, side: Side) -> Decimal:
+        return sum((e.remaining for e in self._book.open_orders(symbol) if e.side is side), ZERO)
+
+    def _release_queued(self, now: datetime) -> None:
+        """Orders queued while closed whose market is open at `now` become `new`."""
+        for entry in self._closed_market.release(now):
+            self._emit(TradeEvent.NEW, entry, now)
+
+    def _admit(self, request: OrderRequest, client_order_id: str) -> tuple[Decimal, Split]:
+        """Check an order as Alpaca would; return the price its reservation uses and how its
+        quantity splits into closing and opening parts (rules in `engine.account`)."""
         symbol = request.symbol
         check_request(request, client_order_id, self._symbols)
         if self._book.knows_client_id(client_order_id):
@@ -297,24 +351,14 @@ class ExchangeEngine:
             if last is None:
                 raise OrderRejected(f"no market price for {symbol} yet")
             reserve_price = quote(symbol, last, request.side, self._half_spread_bps)
-        if request.side is Side.BUY:
-            cost = request.qty * reserve_price
-            available = self._buying_power()
-            if cost > available:
-                raise OrderRejected(
-                    f"insufficient buying power (required {cost:f}, available {available:f})"
-                )
-        elif is_crypto(symbol):
-            held = self._account.qty(symbol) - sum(
-                (e.remaining for e in self._book.open_orders(symbol) if e.side is Side.SELL),
-                ZERO,
-            )
-            if request.qty > held:
-                raise OrderRejected(
-                    f"insufficient balance for {symbol} (requested {request.qty:f}, "
-                    f"available {held:f})"
-                )
-        return reserve_price
+        held = self._account.qty(symbol)
+        reducing = held < 0 if request.side is Side.BUY else held > 0
+        # only an order that reduces the position needs to know what open orders already take
+        open_same_side = self._open_qty(symbol, request.side) if reducing else ZERO
+        split = self._account.admit(
+            symbol, request.side, request.qty, reserve_price, open_same_side, self._buying_power()
+        )
+        return reserve_price, split
 
     def _match_now(self, entry: BookEntry, now: datetime) -> None:
         """Fill a fresh order against the current minute's remaining budget; end ioc/fok."""

@@ -39,16 +39,28 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
-    """Cash, buying power (cash minus open buy reservations) and positions of the account."""
+    """Cash, buying power (the rule in `engine.account`) and positions of the account."""
 
     cash: Decimal
     buying_power: Decimal
     positions: dict[str, Position] = field(default_factory=dict)
+    shorting_enabled: bool = True
+
+    @property
+    def long_market_value(self) -> Decimal:
+        """Value of every long position (at the last price, else the entry price)."""
+        return sum((_value(p) for p in self.positions.values() if p.qty > 0), Decimal(0))
+
+    @property
+    def short_market_value(self) -> Decimal:
+        """Value of every short position: negative, as Alpaca reports it."""
+        return sum((_value(p) for p in self.positions.values() if p.qty < 0), Decimal(0))
 
     @property
     def equity(self) -> Decimal:
-        held = sum(
-            (p.market_value or p.qty * p.avg_entry_price for p in self.positions.values()),
-            Decimal(0),
-        )
-        return self.cash + held
+        return self.cash + self.long_market_value + self.short_market_value
+
+
+def _value(position: Position) -> Decimal:
+    value = position.market_value
+    return value if value is not None else position.qty * position.avg_entry_price

@@ -27,9 +27,12 @@ from qtc.exchange.server.alpaca_json import (
     error_json,
     trade_update_message,
 )
+from qtc.exchange.server.assets_api import asset_routes
 from qtc.exchange.server.faults import Faults
 from qtc.exchange.server.market_data_api import market_data_routes
 from qtc.exchange.server.orders_api import order_routes
+from qtc.exchange.server.portfolio_history import EquityHistory
+from qtc.exchange.server.positions_api import position_routes
 from qtc.exchange.server.state import (
     CODE_INVALID,
     CODE_NOT_FOUND,
@@ -61,6 +64,7 @@ def create_exchange_app(
     stepper: MinuteStepper | None = None,
     driver: ExchangeDriver | None = None,
     rate_limit_per_minute: int | None = None,
+    history: EquityHistory | None = None,
 ) -> FastAPI:
     """Serve `engine` with Alpaca's v2 REST subset, market-data bars, the `trade_updates`
     websocket at `/stream`, and test controls under `/qtc` (`/qtc/advance` needs `stepper`)
@@ -78,6 +82,7 @@ def create_exchange_app(
         calendar=calendar,
         stepper=stepper,
         rate_limit_per_minute=rate_limit_per_minute,
+        history=history or EquityHistory(),
     )
 
     @contextlib.asynccontextmanager
@@ -102,7 +107,13 @@ def create_exchange_app(
     app.state.exchange = state
     engine.subscribe(_stream_publisher(state))
     _install_error_handlers(app)
-    alpaca_routers = [order_routes(state), account_routes(state), market_data_routes(state)]
+    alpaca_routers = [
+        order_routes(state),
+        account_routes(state),
+        position_routes(state),
+        asset_routes(state),
+        market_data_routes(state),
+    ]
     _install_gate(app, state, [route for r in alpaca_routers for route in r.routes])
     for router in [*alpaca_routers, admin_routes(state)]:
         app.include_router(router)
@@ -126,7 +137,8 @@ def _stream_publisher(state: ExchangeState) -> Callable[[TradeUpdate], None]:
         if update.qty is not None and update.execution_id is not None:
             signed = update.qty if update.order.side is Side.BUY else -update.qty
             positions[symbol] = positions.get(symbol, Decimal(0)) + signed
-        state.hub.publish(trade_update_message(update, positions.get(symbol, Decimal(0))))
+        intent = state.intent(update.order.broker_order_id)
+        state.hub.publish(trade_update_message(update, positions.get(symbol, Decimal(0)), intent))
 
     return publish
 

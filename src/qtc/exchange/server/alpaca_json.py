@@ -14,6 +14,7 @@ from qtc.domain.enums import OrderStatus
 from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, TradeUpdate
 from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
+from qtc.exchange.server.assets import asset_class, asset_id, exchange_of
 
 # Fixed so that asset and account ids are the same on every run of the exchange.
 _NAMESPACE = uuid.UUID("6f1c2a52-8d0e-4c53-9a55-3b0f1f6a9c11")
@@ -37,19 +38,16 @@ def as_uuid(identifier: str) -> str:
         return str(uuid.uuid5(_NAMESPACE, identifier))
 
 
-def asset_id(symbol: str) -> str:
-    """A stable asset UUID for a symbol."""
-    return str(uuid.uuid5(_NAMESPACE, f"asset:{symbol}"))
-
-
 def position_symbol(symbol: str) -> str:
     """Alpaca spells crypto positions and activities without the slash (`BTCUSD`)."""
     return symbol.replace("/", "")
 
 
-def order_json(order: BrokerOrder, status_override: str | None = None) -> dict[str, Any]:
+def order_json(
+    order: BrokerOrder, status_override: str | None = None, position_intent: str | None = None
+) -> dict[str, Any]:
     """An order as `GET /v2/orders/{id}` answers it (`status_override`: the status to report
-    instead of the engine's)."""
+    instead of the engine's; `position_intent`: what the exchange decided the order does)."""
     at = rfc3339(order.updated_at)
     status = order.status
     return {
@@ -76,7 +74,8 @@ def order_json(order: BrokerOrder, status_override: str | None = None) -> dict[s
         "order_type": order.order_type.value,
         "type": order.order_type.value,
         "side": order.side.value,
-        "position_intent": "buy_to_open" if order.side.value == "buy" else "sell_to_close",
+        "position_intent": position_intent
+        or ("buy_to_open" if order.side.value == "buy" else "sell_to_close"),
         "time_in_force": order.time_in_force.value,
         "limit_price": dec_str(order.limit_price),
         "stop_price": None,
@@ -90,12 +89,14 @@ def order_json(order: BrokerOrder, status_override: str | None = None) -> dict[s
     }
 
 
-def trade_update_message(update: TradeUpdate, position_qty: Decimal | None) -> dict[str, Any]:
+def trade_update_message(
+    update: TradeUpdate, position_qty: Decimal | None, position_intent: str | None = None
+) -> dict[str, Any]:
     """A `trade_updates` websocket message; fill events carry the execution and position."""
     data: dict[str, Any] = {
         "event": update.event.value,
         "timestamp": rfc3339(update.timestamp),
-        "order": order_json(update.order),
+        "order": order_json(update.order, position_intent=position_intent),
     }
     if update.execution_id is not None:
         data["execution_id"] = as_uuid(update.execution_id)
@@ -110,10 +111,8 @@ def trade_update_message(update: TradeUpdate, position_qty: Decimal | None) -> d
 
 def account_json(account: AccountSnapshot, created_at: datetime) -> dict[str, Any]:
     """The account as `GET /v2/account` answers it."""
-    long_value = sum((_value(p) for p in account.positions.values() if p.qty > 0), start=Decimal(0))
-    short_value = sum(
-        (_value(p) for p in account.positions.values() if p.qty < 0), start=Decimal(0)
-    )
+    long_value = account.long_market_value
+    short_value = account.short_market_value
     equity = dec_str(account.equity)
     buying_power = dec_str(account.buying_power)
     return {
@@ -136,8 +135,9 @@ def account_json(account: AccountSnapshot, created_at: datetime) -> dict[str, An
         "last_equity": equity,
         "long_market_value": dec_str(long_value),
         "short_market_value": dec_str(short_value),
-        "initial_margin": "0",
-        "maintenance_margin": "0",
+        # a short's 100% margin (the rule in `engine.account`); longs are cash-paid
+        "initial_margin": dec_str(abs(short_value)),
+        "maintenance_margin": dec_str(abs(short_value)),
         "last_maintenance_margin": "0",
         "sma": "0",
         "multiplier": "1",
@@ -146,7 +146,7 @@ def account_json(account: AccountSnapshot, created_at: datetime) -> dict[str, An
         "transfers_blocked": False,
         "account_blocked": False,
         "trade_suspended_by_user": False,
-        "shorting_enabled": False,
+        "shorting_enabled": account.shorting_enabled,
         "daytrade_count": 0,
         "options_approved_level": 0,
         "options_trading_level": 0,
@@ -154,8 +154,9 @@ def account_json(account: AccountSnapshot, created_at: datetime) -> dict[str, An
     }
 
 
-def position_json(position: Position) -> dict[str, Any]:
-    """One position as `GET /v2/positions` answers it."""
+def position_json(position: Position, qty_available: Decimal | None = None) -> dict[str, Any]:
+    """One position as `GET /v2/positions` answers it (`qty_available`: signed, what open
+    orders do not already take; default the whole quantity)."""
     qty = position.qty
     cost_basis = qty * position.avg_entry_price
     market_value = _value(position)
@@ -166,12 +167,12 @@ def position_json(position: Position) -> dict[str, Any]:
     return {
         "asset_id": asset_id(position.symbol),
         "symbol": position_symbol(position.symbol),
-        "exchange": "CRYPTO" if crypto else "NASDAQ",
-        "asset_class": "crypto" if crypto else "us_equity",
+        "exchange": exchange_of(position.symbol),
+        "asset_class": asset_class(position.symbol),
         "asset_marginable": not crypto,
         "avg_entry_price": dec_str(position.avg_entry_price),
         "qty": dec_str(qty),
-        "qty_available": dec_str(qty),
+        "qty_available": dec_str(qty if qty_available is None else qty_available),
         "side": "long" if qty >= 0 else "short",
         "market_value": dec_str(market_value),
         "cost_basis": dec_str(cost_basis),

@@ -39,7 +39,6 @@ def add_exchange_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ms-per-minute",
-        "--speed",
         dest="ms_per_minute",
         type=float,
         default=1000.0,

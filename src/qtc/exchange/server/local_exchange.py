@@ -10,12 +10,14 @@ from typing import Literal
 from fastapi import FastAPI
 
 from qtc.clock import AcceleratedClock, Clock, ManualClock, RealClock
+from qtc.domain.times import MINUTE
 from qtc.exchange.engine.driver import ExchangeDriver
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.engine.minute_stepper import MinuteStepper
 from qtc.exchange.server.alpaca_api import create_exchange_app
 from qtc.exchange.server.control_token import control_headers, new_control_token
 from qtc.exchange.server.faults import Faults
+from qtc.exchange.server.portfolio_history import EquityHistory
 from qtc.market.calendar import MarketCalendar
 from qtc.market.simulated import SimulatedMarket
 
@@ -80,7 +82,10 @@ def build_local_exchange(
         )
     feed = SimulatedMarket(config.seed, calendar, config.symbols)
     engine = ExchangeEngine(
-        seed=config.seed, symbols=feed.universe, buying_power=config.buying_power
+        seed=config.seed,
+        symbols=feed.universe,
+        buying_power=config.buying_power,
+        sessions=calendar,
     )
     clock: Clock
     manual: ManualClock | None = None
@@ -91,7 +96,10 @@ def build_local_exchange(
     else:
         clock = RealClock()
     driver = ExchangeDriver(engine, feed, clock, calendar, start=start - timedelta(minutes=1))
+    history = EquityHistory()
+    driver.observers.append(lambda minute: history.record(minute + MINUTE, engine.account().equity))
     driver.catch_up()
+    _seed_prices(engine, feed, start)
     stepper = MinuteStepper(driver, manual) if manual is not None else None
     faults = faults or Faults()
     app = create_exchange_app(
@@ -106,7 +114,18 @@ def build_local_exchange(
         stepper=stepper,
         driver=None if manual is not None else driver,
         rate_limit_per_minute=config.rate_limit_per_minute,
+        history=history,
     )
     return LocalExchange(
         app, engine, feed, clock, calendar, driver, faults, stepper, config.control_token
     )
+
+
+def _seed_prices(engine: ExchangeEngine, feed: SimulatedMarket, start: datetime) -> None:
+    """Give every symbol without a trade yet (an equity while the market is closed) the
+    latest bar's close: orders submitted then are queued and reserve at that price."""
+    for symbol in feed.universe:
+        if engine.last_price(symbol) is None:
+            price = feed.last_price(symbol, start)
+            if price is not None:
+                engine.set_price(symbol, price)

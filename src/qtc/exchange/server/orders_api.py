@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
 from qtc.domain.orders import BrokerOrder, OrderRequest
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.server.alpaca_json import rfc3339
+from qtc.exchange.server.assets import canonical
 from qtc.exchange.server.query_params import parse_order_query
 from qtc.exchange.server.state import (
     CODE_FORBIDDEN,
@@ -42,6 +44,9 @@ def order_routes(state: ExchangeState) -> APIRouter:
     @router.post("/v2/orders")
     async def submit_order(request: Request) -> Response:
         order_request = _order_request(await read_json_object(request))
+        # `BTCUSD` is `BTC/USD`, as Alpaca takes both
+        symbol = canonical(order_request.symbol, engine.symbols)
+        order_request = dataclasses.replace(order_request, symbol=symbol)
         if state.faults.fill_before_reply:
             order = _submit(engine, order_request, state)
             await state.hub.drain()
@@ -64,7 +69,9 @@ def order_routes(state: ExchangeState) -> APIRouter:
             query.fetch_limit,
             until=query.until,
             direction=query.direction,
-            symbols=query.symbols,
+            symbols=None
+            if query.symbols is None
+            else [canonical(s, engine.symbols) for s in query.symbols],
         )
         if query.side is not None:
             orders = [o for o in orders if o.side is query.side][: query.limit]

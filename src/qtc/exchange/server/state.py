@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from fastapi import Request
@@ -14,11 +14,14 @@ from qtc.clock import Clock
 from qtc.domain.orders import BrokerOrder
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.engine.minute_stepper import MinuteStepper
+from qtc.exchange.server.account_config import AccountConfig
 from qtc.exchange.server.alpaca_json import error_json, order_json
 from qtc.exchange.server.faults import Faults
+from qtc.exchange.server.portfolio_history import EquityHistory
 from qtc.exchange.server.request_stats import RequestStats
 from qtc.exchange.server.stream_hub import StreamHub
 from qtc.market.base import MarketFeed
+from qtc.market.calendar import Session
 
 # Alpaca's error codes, as alpaca-py's APIError.code shows them.
 CODE_INVALID = 40010001
@@ -31,11 +34,17 @@ CODE_SERVER_ERROR = 50010000
 
 
 class SessionCalendar(Protocol):
-    """The part of `qtc.market.calendar.MarketCalendar` that `GET /v2/clock` needs."""
+    """The part of `qtc.market.calendar.MarketCalendar` that `/v2/clock` and `/v2/calendar`
+    need."""
+
+    start: date
+    end: date
 
     def session_close(self, minute: datetime) -> datetime | None: ...
 
     def next_open(self, after: datetime) -> datetime: ...
+
+    def sessions_between(self, start: date, end: date) -> list[Session]: ...
 
 
 class AlpacaError(Exception):
@@ -83,17 +92,31 @@ class ExchangeState:
     rate_limit_per_minute: int | None = None
     stats: RequestStats = field(default_factory=RequestStats)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    history: EquityHistory = field(default_factory=EquityHistory)
     hub: StreamHub = field(init=False)
+    configuration: AccountConfig = field(init=False)
     # broker order id -> the status the exchange reports instead of the engine's (a test
     # control: Alpaca's rarer statuses, or one no client knows)
     status_overrides: dict[str, str] = field(default_factory=dict)
 
     def render(self, order: BrokerOrder) -> dict[str, Any]:
         """An order as the REST API answers it, with any status override applied."""
-        return order_json(order, self.status_overrides.get(order.broker_order_id))
+        return order_json(
+            order,
+            self.status_overrides.get(order.broker_order_id),
+            self.intent(order.broker_order_id),
+        )
+
+    def intent(self, broker_order_id: str) -> str | None:
+        """The order's `position_intent` as the engine decided it (None if it never knew)."""
+        try:
+            return self.engine.position_intent(broker_order_id).value
+        except KeyError:
+            return None
 
     def __post_init__(self) -> None:
         self.hub = StreamHub(self.faults, self.credentials_ok)
+        self.configuration = AccountConfig(self.engine)
 
     def credentials_ok(self, key: str, secret: str) -> bool:
         """Constant-time check of an API key id and secret."""
