@@ -121,7 +121,11 @@ def build_feed(
 
 
 def open_journal(
-    settings: Settings, specs: list[TeamSpec], feed: MarketFeed, path: Path
+    settings: Settings,
+    specs: list[TeamSpec],
+    feed: MarketFeed,
+    path: Path,
+    calendar: MarketCalendar,
 ) -> JournaledEngine:
     return readable(
         path,
@@ -134,6 +138,7 @@ def open_journal(
             buying_power=sum((spec.capital for spec in specs), Decimal(0)),
             participation=settings.participation,
             half_spread_bps=settings.half_spread_bps,
+            sessions=calendar,  # stock orders sent while closed wait for the open
         ),
     )
 

@@ -102,7 +102,9 @@ async def _build(
         on_answer=recorder.broker_answered,
     )
     feed = build_feed(settings, market, bars, calendar, limiter)
-    engine = None if settings.use_alpaca else open_journal(settings, specs, feed, journal_path)
+    engine = (
+        None if settings.use_alpaca else open_journal(settings, specs, feed, journal_path, calendar)
+    )
     if engine is not None and engine.last_minute not in (None, exchanged):
         # the journal's own word, once it keeps one, over our reading of its lines
         plan = plan_start(settings, calendar, start=start, live=live, exchanged=engine.last_minute)

@@ -53,6 +53,7 @@ class ExchangeDriver:
         self._next = floor_minute(start if start is not None else clock.now())
         self._stopped = False
         self.processed_through: datetime | None = None  # the last minute fed to the engine
+        self._seeded = False
         # called with each minute once it is fed (the exchange records its equity history)
         self.observers: list[Callable[[datetime], None]] = []
 
@@ -70,6 +71,8 @@ class ExchangeDriver:
             if symbol in self.engine.symbols and self.calendar.is_open(symbol, minute)
         }
         self.engine.on_minute(minute, bars)
+        if not self._seeded:
+            self.seed_prices(minute + MINUTE)
         close = self.calendar.session_close(minute)
         if close is not None and close <= minute + MINUTE:
             expired = self.engine.end_session(close)
@@ -77,6 +80,17 @@ class ExchangeDriver:
         self.processed_through = minute
         for observer in self.observers:
             observer(minute)
+
+    def seed_prices(self, at: datetime) -> None:
+        """Give every symbol without a trade yet (an equity while its market is closed) the
+        feed's last close before `at`: an order submitted then waits for the open and
+        reserves at that price, as Alpaca's does at the previous close."""
+        self._seeded = True
+        for symbol in sorted(self.engine.symbols):
+            if self.engine.last_price(symbol) is None:
+                price = self.feed.last_price(symbol, at)
+                if price is not None:
+                    self.engine.set_price(symbol, price)
 
     def catch_up(self) -> int:
         """Feed every minute that has fully passed on the clock; return how many."""

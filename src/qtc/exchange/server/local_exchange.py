@@ -99,7 +99,7 @@ def build_local_exchange(
     history = EquityHistory()
     driver.observers.append(lambda minute: history.record(minute + MINUTE, engine.account().equity))
     driver.catch_up()
-    _seed_prices(engine, feed, start)
+    driver.seed_prices(start)
     stepper = MinuteStepper(driver, manual) if manual is not None else None
     faults = faults or Faults()
     app = create_exchange_app(
@@ -119,13 +119,3 @@ def build_local_exchange(
     return LocalExchange(
         app, engine, feed, clock, calendar, driver, faults, stepper, config.control_token
     )
-
-
-def _seed_prices(engine: ExchangeEngine, feed: SimulatedMarket, start: datetime) -> None:
-    """Give every symbol without a trade yet (an equity while the market is closed) the
-    latest bar's close: orders submitted then are queued and reserve at that price."""
-    for symbol in feed.universe:
-        if engine.last_price(symbol) is None:
-            price = feed.last_price(symbol, start)
-            if price is not None:
-                engine.set_price(symbol, price)
