@@ -30,6 +30,7 @@ START = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 MINUTES = 120
 STOCK = "AAPL"
 CRYPTO = "BTC/USD"
+MOVER = "MSFT"
 BUYING_POWER = Decimal("100000")
 KEY, SECRET = "contract-key", "contract-secret"
 CONTROL_TOKEN = "contract-control-token"
@@ -55,7 +56,31 @@ def market_bars() -> list[Bar]:
                 Decimal("2"),
             )
         )
+        bars.append(mover_bar(i, t))
     return bars
+
+
+def mover_bar(i: int, t: datetime) -> Bar:
+    """MSFT's known path, 1,000 shares a minute (100 for us): minutes 0-9 open and close 100
+    within 99..101; 10-19 rise a dollar a minute (open 100+k, close 101+k, 0.20 beyond each);
+    20-29 fall a dollar a minute (open 110-k, close 109-k); minute 30 gaps down to open 95
+    (94..95.50, close 95); flat at 95 after."""
+    d = Decimal
+    if i < 10:
+        o, h, low, c = d(100), d(101), d(99), d(100)
+    elif i < 20:
+        o = d(100 + i - 10)
+        c = o + 1
+        h, low = c + d("0.2"), o - d("0.2")
+    elif i < 30:
+        o = d(110 - (i - 20))
+        c = o - 1
+        h, low = o + d("0.2"), c - d("0.2")
+    elif i == 30:
+        o, h, low, c = d(95), d("95.5"), d(94), d(95)
+    else:
+        o = h = low = c = d(95)
+    return Bar(MOVER, t, o, h, low, c, d(1000))
 
 
 class AlwaysOpen:
@@ -72,7 +97,7 @@ def new_exchange() -> tuple[ExchangeEngine, ManualClock, ReplayMarket, MinuteSte
     """A fresh engine whose first minute has traded (so market orders have a price)."""
     engine = ExchangeEngine(
         seed=7,
-        symbols=[STOCK, CRYPTO],
+        symbols=[STOCK, CRYPTO, MOVER],
         buying_power=BUYING_POWER,
         participation=Decimal("0.1"),
         half_spread_bps=Decimal(0),
