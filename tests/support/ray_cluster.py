@@ -12,13 +12,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
-T = TypeVar("T")
+from tests.support.waiting import wait_until
 
 RAY = Path(sys.executable).with_name("ray")
 # Ray refuses 127.0.0.1 as a node address (it swaps in the machine's outside address);
@@ -124,7 +121,7 @@ class RayCluster:
             ["--address", self.address, "--num-cpus", str(CPUS_PER_NODE)],
             f"node{len(self.processes)}",
         )
-        new = _wait(lambda: set(self.alive_nodes()) - before, START_TIMEOUT_S, "a Ray node")
+        new = wait_until(lambda: set(self.alive_nodes()) - before, START_TIMEOUT_S, "a Ray node")
         return RayNode(process, next(iter(new)))
 
     def alive_nodes(self) -> list[str]:
@@ -154,7 +151,7 @@ class RayCluster:
     def start(self, workers: int = 1) -> None:
         """The head, then `workers` worker nodes; returns once all are alive."""
         self.start_head()
-        _wait(self.alive_nodes, START_TIMEOUT_S, "the Ray head node")
+        wait_until(self.alive_nodes, START_TIMEOUT_S, "the Ray head node")
         for _ in range(workers):
             self.add_node()
 
@@ -163,15 +160,3 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _wait(condition: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll `condition` until truthy (its value); TimeoutError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
