@@ -8,8 +8,16 @@ Timing model (the contract the driver, the broker and the HTTP facade rely on):
   (`participation` x volume) is available to orders submitted before the next `on_minute`.
 - `submit` fills a marketable order at once against that remaining budget, at the last price
   plus (buy) or minus (sell) the half-spread; its events are emitted before `submit` returns.
-- `end_session(now)` is explicit: it expires every open `day` order (keeping its fills) and
-  closes equity liquidity until the next bar. The driver calls it at each session close.
+- `end_session(now)` is explicit: it fills `cls` orders at the last price (the session's last
+  bar's close, against what is left of that bar's budget; the rest expires), expires every open
+  `day` order (keeping its fills) and closes equity liquidity until the next bar. The driver
+  calls it right after the session's last bar. The next bar of an equity opens a session: `opg`
+  orders submitted before it trade at its open (or their limit) and expire unfilled.
+- Resting orders trade on the bar's path (see triggers.py), in the order the path reaches them
+  (oldest first at the same point), each against what is left of the bar's volume budget. Stops
+  the path triggers stay triggered (as market or limit orders) when the budget ran out. Legs a
+  fill releases (bracket, oto) start working from the next bar.
+- `replace` ends the old order `replaced` (keeping its fills) and accepts a new one in its place.
 """
 
 from __future__ import annotations
@@ -27,17 +35,16 @@ from qtc.domain.decimals import ZERO, normalize
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.errors import OrderNotCancelable, OrderRejected
 from qtc.domain.market import Bar, is_crypto
-from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
+from qtc.domain.orders import BrokerOrder, OrderRequest, ReplaceRequest, TradeUpdate
 from qtc.domain.times import MINUTE
 from qtc.exchange.engine.account import Account
-from qtc.exchange.engine.admission import check_request
+from qtc.exchange.engine.admission import AUCTION_TIFS, IMMEDIATE_TIFS, check_request
 from qtc.exchange.engine.book import BookEntry, ExchangeOrders
-from qtc.exchange.engine.pricing import (
-    floor_qty,
-    quote,
-    round_to_tick,
-)
+from qtc.exchange.engine.legs import build_legs, is_entry, others
+from qtc.exchange.engine.pricing import floor_qty, quote, round_to_tick
 from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
+from qtc.exchange.engine.replacing import replacement_request
+from qtc.exchange.engine.triggers import Touch, bar_path, crossed, set_mark, touch
 
 ListStatus = Literal["open", "closed", "all"]
 Direction = Literal["asc", "desc"]
@@ -53,7 +60,7 @@ __all__ = [
     "Position",
 ]
 
-_IMMEDIATE_TIFS = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+_STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
 
 
 class ExchangeEngine:
@@ -87,6 +94,8 @@ class ExchangeEngine:
         self._delivering = False
         self._seq = 0
         self._reserved = ZERO  # cash held back by open buys
+        self._in_session: set[str] = set()  # symbols whose session's first bar has come
+        self._released: builtins.list[BookEntry] = []  # legs to match once a command is done
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -98,31 +107,67 @@ class ExchangeEngine:
         OrderRejected(reason). Returns the order as it stands after any immediate fills."""
         client_order_id = request.client_order_id or self._new_id()
         reserve_price = self._admit(request, client_order_id)
-        self._seq += 1
-        entry = BookEntry(
-            seq=self._seq,
-            broker_order_id=self._new_id(),
-            client_order_id=client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            qty=normalize(request.qty),
-            order_type=request.order_type,
-            time_in_force=request.time_in_force,
-            limit_price=(
-                normalize(request.limit_price)
-                if request.order_type is OrderType.LIMIT and request.limit_price is not None
-                else None
-            ),
-            reserve_price=reserve_price,
-            submitted_at=now,
-            updated_at=now,
-        )
+        entry = self._entry(request, client_order_id, reserve_price, now)
+        legs = build_legs(request, entry, lambda **fields: self._leg(entry, **fields))
         self._book.add(entry)
+        for leg in legs:
+            self._book.add(leg)
         self._reserved += self._reservation(entry)
-        self._emit(TradeEvent.NEW, entry, now)
-        self._match_now(entry, now)
-        self._deliver()
+        working = [entry, *(leg for leg in legs if leg.status is OrderStatus.NEW)]
+        for order in working:
+            self._emit(TradeEvent.NEW, order, now)
+        for order in working:
+            self._match_now(order, now)
+        self._settle_command(now)
         return entry.snapshot()
+
+    def replace(self, broker_order_id: str, request: ReplaceRequest, now: datetime) -> BrokerOrder:
+        """Replace an open order (simple, or a leg) by a new one; returns the new order.
+
+        The old order keeps its fills and ends `replaced` (`replaced_by` the new id); the new
+        one starts unfilled with the requested qty (default: what the old had left) and
+        `replaces` the old id. Emits `replaced` on the old order, then `new` on the new one.
+        OrderNotFound if unknown; OrderNotCancelable(msg, status) if already closed, as
+        `cancel`; OrderRejected(reason) if it is held, a group's parent, or the change is
+        refused (the old order then stays as it was)."""
+        old = self._book.get(broker_order_id)
+        if not old.is_open:
+            raise OrderNotCancelable(f"order {broker_order_id} is already {old.status}", old.status)
+        if old.status is OrderStatus.HELD:
+            raise OrderRejected("order is held and cannot be replaced until it is active")
+        if old.legs:
+            raise OrderRejected(f"the parent of an {old.order_class} order cannot be replaced")
+        new_request = replacement_request(old, request, request.client_order_id or self._new_id())
+        cid = new_request.client_order_id
+        self._reserved -= self._reservation(old)
+        try:
+            if old.parent is None:
+                reserve_price = self._admit(new_request, cid)
+            else:  # a leg is an exit of the group: it reserves nothing, as when it was placed
+                check_request(new_request, cid, self._symbols)
+                if self._book.knows_client_id(cid):
+                    raise OrderRejected("client_order_id must be unique")
+                reserve_price = ZERO
+        finally:
+            self._reserved += self._reservation(old)
+        new = self._entry(new_request, cid, reserve_price, now)
+        new.order_class, new.parent, new.replaces = old.order_class, old.parent, old.broker_order_id
+        # a trailing stop keeps its mark (its stop follows the new trail); a stop whose stop
+        # price did not move stays triggered
+        new.triggered = old.triggered and request.stop_price is None and request.trail is None
+        if old.hwm is not None:
+            set_mark(new, old.hwm)
+        if old.parent is not None:
+            legs = old.parent.legs
+            legs[legs.index(old)] = new
+        old.replaced_by = new.broker_order_id
+        self._close(old, OrderStatus.REPLACED, TradeEvent.REPLACED, now)
+        self._book.add(new)
+        self._reserved += self._reservation(new)
+        self._emit(TradeEvent.NEW, new, now)
+        self._match_now(new, now)
+        self._settle_command(now)
+        return new.snapshot()
 
     def cancel(self, broker_order_id: str, now: datetime) -> BrokerOrder:
         """Cancel an open order, keeping what filled; emits `canceled`.
@@ -134,15 +179,23 @@ class ExchangeEngine:
                 f"order {broker_order_id} is already {entry.status}", entry.status
             )
         self._close(entry, OrderStatus.CANCELED, TradeEvent.CANCELED, now)
-        self._deliver()
+        for other in others(entry):  # canceling one of an oco pair cancels the pair
+            self._close(other, OrderStatus.CANCELED, TradeEvent.CANCELED, now)
+        self._settle_command(now)
         return entry.snapshot()
 
     def cancel_all(self, now: datetime) -> builtins.list[BrokerOrder]:
         """Cancel every open order, oldest first; returns the canceled orders."""
         canceled = []
         for entry in self._book.open_orders():
-            self._close(entry, OrderStatus.CANCELED, TradeEvent.CANCELED, now)
-            canceled.append(entry.snapshot())
+            if entry.is_open:  # a group's order may have ended with an earlier one
+                self._close(entry, OrderStatus.CANCELED, TradeEvent.CANCELED, now)
+                canceled.append(entry.snapshot())
+        for leg in self._released:  # legs a partly filled entry released: canceled as well
+            if leg.is_open:
+                self._close(leg, OrderStatus.CANCELED, TradeEvent.CANCELED, now)
+                canceled.append(leg.snapshot())
+        self._released.clear()
         self._deliver()
         return canceled
 
@@ -198,31 +251,26 @@ class ExchangeEngine:
                 continue
             bar = bars[symbol]
             budget = floor_qty(self._participation * bar.volume, whole=False)
-            low, high = bar.low, bar.high
-            for entry in self._book.open_orders(symbol):
-                if budget <= 0:
-                    break
-                if entry.submitted_at >= bar_end:
-                    continue  # the order came after this bar: it may only trade later bars
-                limit = entry.limit_price
-                if limit is not None and (limit < low if entry.side is Side.BUY else limit > high):
-                    continue  # the bar never reached the limit: most resting orders, every minute
-                price = self._bar_price(entry, bar)
-                if price is not None:
-                    budget -= self._fill(entry, budget, price, max(stamp, entry.submitted_at))
+            if symbol not in self._in_session:
+                self._in_session.add(symbol)
+                budget = self._open_auction(bar, budget, bar_end, stamp)
+            budget = self._match_bar(bar, budget, bar_end, stamp)
             self._liquidity[symbol] = budget
             self._last[symbol] = bar.close
+        self._released.clear()  # released legs work from the next bar
         self._deliver()
 
     def end_session(self, now: datetime) -> builtins.list[BrokerOrder]:
         """Expire every open `day` order (keeping fills, emitting `expired`) and close equity
         liquidity until the next bar; returns the expired orders."""
-        expired = []
+        expired = self._close_auction(now)
         for entry in self._book.open_orders():
-            if entry.time_in_force is TimeInForce.DAY:
+            if entry.is_open and entry.time_in_force is TimeInForce.DAY:
                 self._close(entry, OrderStatus.EXPIRED, TradeEvent.EXPIRED, now)
                 expired.append(entry.snapshot())
+        self._released.clear()
         self._liquidity = {s: q for s, q in self._liquidity.items() if is_crypto(s)}
+        self._in_session = {s for s in self._in_session if is_crypto(s)}
         self._deliver()
         return expired
 
@@ -290,13 +338,7 @@ class ExchangeEngine:
         check_request(request, client_order_id, self._symbols)
         if self._book.knows_client_id(client_order_id):
             raise OrderRejected("client_order_id must be unique")
-        if request.order_type is OrderType.LIMIT and request.limit_price is not None:
-            reserve_price = request.limit_price
-        else:
-            last = self._last.get(symbol)
-            if last is None:
-                raise OrderRejected(f"no market price for {symbol} yet")
-            reserve_price = quote(symbol, last, request.side, self._half_spread_bps)
+        reserve_price = self._reserve_price(request)
         if request.side is Side.BUY:
             cost = request.qty * reserve_price
             available = self._buying_power()
@@ -316,15 +358,99 @@ class ExchangeEngine:
                 )
         return reserve_price
 
+    def _entry(
+        self, request: OrderRequest, client_order_id: str, reserve_price: Decimal, now: datetime
+    ) -> BookEntry:
+        self._seq += 1
+        kind = request.order_type
+
+        def price(value: Decimal | None, used: bool) -> Decimal | None:
+            return normalize(value) if used and value is not None else None
+
+        trailing = kind is OrderType.TRAILING_STOP
+        return BookEntry(
+            seq=self._seq,
+            broker_order_id=self._new_id(),
+            client_order_id=client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            qty=normalize(request.qty),
+            order_type=kind,
+            time_in_force=request.time_in_force,
+            limit_price=price(request.limit_price, kind.has_limit),
+            stop_price=price(request.stop_price, kind.has_stop),
+            trail_price=price(request.trail_price, trailing),
+            trail_percent=price(request.trail_percent, trailing),
+            order_class=request.order_class,
+            reserve_price=reserve_price,
+            submitted_at=now,
+            updated_at=now,
+        )
+
+    def _leg(self, parent: BookEntry, **fields: object) -> BookEntry:
+        """A leg of `parent`: its own ids, the parent's symbol, qty, class and times; it
+        reserves nothing (a group reserves for its entry only)."""
+        self._seq += 1
+        return BookEntry(
+            seq=self._seq,
+            broker_order_id=self._new_id(),
+            client_order_id=self._new_id(),
+            symbol=parent.symbol,
+            qty=parent.qty,
+            time_in_force=parent.time_in_force,
+            order_class=parent.order_class,
+            reserve_price=ZERO,
+            submitted_at=parent.submitted_at,
+            updated_at=parent.submitted_at,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def _reserve_price(self, request: OrderRequest) -> Decimal:
+        """The price an order's cash reservation uses: its limit, else its stop (where it
+        becomes a market order), else the quote at the last price."""
+        if request.order_type.has_limit and request.limit_price is not None:
+            return request.limit_price
+        last = self._last.get(request.symbol)
+        if request.order_type is OrderType.STOP and request.stop_price is not None:
+            stop = quote(request.symbol, request.stop_price, request.side, self._half_spread_bps)
+            return stop if last is None else max(stop, last)
+        if last is None:
+            raise OrderRejected(f"no market price for {request.symbol} yet")
+        return quote(request.symbol, last, request.side, self._half_spread_bps)
+
+    def _settle_command(self, now: datetime) -> None:
+        """Let the legs a command released trade at once if they can, then send the events."""
+        while self._released:
+            self._match_now(self._released.pop(0), now)
+        self._deliver()
+
     def _match_now(self, entry: BookEntry, now: datetime) -> None:
-        """Fill a fresh order against the current minute's remaining budget; end ioc/fok."""
+        """Fill a fresh order against the current minute's remaining budget; end ioc/fok.
+
+        A stop the last price already crossed triggers at once (a trailing stop's mark starts
+        at the last price); an untriggered stop, a held leg and an auction order only rest."""
+        if not entry.is_open or entry.status is OrderStatus.HELD:
+            return
+        if entry.time_in_force in AUCTION_TIFS:
+            return
+        last = self._last.get(entry.symbol)
+        if entry.order_type in _STOP_TYPES and not entry.triggered:
+            if last is None:
+                return
+            if entry.order_type is OrderType.TRAILING_STOP:
+                set_mark(entry, last)
+            elif entry.stop_price is not None and crossed(entry.side, entry.stop_price, last):
+                entry.triggered = True
+                self._book.settle(entry)
+            if not entry.triggered:
+                return
         price = self._immediate_price(entry)
         budget = self._liquidity.get(entry.symbol, ZERO)
         # fok trades only if the whole quantity is there at once
         all_or_none = entry.time_in_force is TimeInForce.FOK
         if price is not None and budget > 0 and (not all_or_none or entry.qty <= budget):
             self._liquidity[entry.symbol] = budget - self._fill(entry, budget, price, now)
-        if entry.is_open and entry.time_in_force in _IMMEDIATE_TIFS:
+        if entry.is_open and entry.time_in_force in IMMEDIATE_TIFS:
             self._close(entry, OrderStatus.CANCELED, TradeEvent.CANCELED, now)
 
     def _immediate_price(self, entry: BookEntry) -> Decimal | None:
@@ -335,17 +461,75 @@ class ExchangeEngine:
         price = quote(entry.symbol, last, entry.side, self._half_spread_bps)
         return price if self._within_limit(entry, price) else None
 
-    def _bar_price(self, entry: BookEntry, bar: Bar) -> Decimal | None:
-        """The price a resting order trades at in `bar`, None if the bar never reached it."""
-        if entry.order_type is OrderType.MARKET:
-            return quote(entry.symbol, bar.open, entry.side, self._half_spread_bps)
-        limit = entry.limit_price
-        assert limit is not None  # admitted limit orders always carry one
-        open_price = round_to_tick(entry.symbol, bar.open)
-        if entry.side is Side.BUY:
-            # opening through the limit improves the price: the buyer gets the open
-            return min(limit, open_price) if bar.low <= limit else None
-        return max(limit, open_price) if bar.high >= limit else None
+    def _match_bar(self, bar: Bar, budget: Decimal, bar_end: datetime, stamp: datetime) -> Decimal:
+        """Trade the orders `bar`'s path reaches, in the order it reaches them; return what is
+        left of the budget. Only indexed candidates are visited (see index.py)."""
+        symbol = bar.symbol
+        path = bar_path(bar)
+        visited = [
+            *self._book.index.trailing(symbol),
+            *self._book.index.reached(symbol, bar.low, bar.high),
+        ]
+        hits: builtins.list[tuple[Touch, BookEntry]] = []
+        for entry in visited:
+            if entry.submitted_at >= bar_end:
+                continue  # the order came after this bar: it may only trade later bars
+            hit = touch(entry, path)
+            if hit is not None:
+                hits.append((hit, entry))
+        hits.sort(key=lambda h: (h[0].at, h[1].seq))
+        for hit, entry in hits:
+            if not entry.is_open or budget <= 0:
+                continue  # the other of an oco pair executed first, or the bar is used up
+            price = hit.price
+            if hit.market:
+                price = quote(symbol, price, entry.side, self._half_spread_bps)
+            budget -= self._fill(entry, budget, price, max(stamp, entry.submitted_at))
+        for entry in visited:
+            self._book.settle(entry)  # triggered stops move to where they now trade
+        return budget
+
+    def _open_auction(
+        self, bar: Bar, budget: Decimal, bar_end: datetime, stamp: datetime
+    ) -> Decimal:
+        """The session's first bar: opg orders trade at its open (or not past their limit)
+        and what they did not fill expires."""
+        waiting = self._book.index.auction(bar.symbol, TimeInForce.OPG)
+        for entry in sorted(waiting, key=lambda e: e.seq):
+            if entry.submitted_at >= bar_end:
+                continue
+            entry.opened = True
+            price = self._auction_price(entry, bar.open, spread=True)
+            if price is not None and budget > 0:
+                budget -= self._fill(entry, budget, price, max(stamp, entry.submitted_at))
+            if entry.is_open:
+                self._close(entry, OrderStatus.EXPIRED, TradeEvent.EXPIRED, stamp)
+        return budget
+
+    def _close_auction(self, now: datetime) -> builtins.list[BrokerOrder]:
+        """The session's end: cls orders trade at the last price against what is left of the
+        last bar's budget, and what they did not fill expires; returns the expired ones."""
+        expired = []
+        for symbol in sorted(self._book.index.auction_symbols()):
+            waiting = self._book.index.auction(symbol, TimeInForce.CLS)
+            last = self._last.get(symbol)
+            for entry in sorted(waiting, key=lambda e: e.seq):
+                budget = self._liquidity.get(symbol, ZERO)
+                price = None if last is None else self._auction_price(entry, last, spread=False)
+                if price is not None and budget > 0:
+                    self._liquidity[symbol] = budget - self._fill(entry, budget, price, now)
+                if entry.is_open:
+                    self._close(entry, OrderStatus.EXPIRED, TradeEvent.EXPIRED, now)
+                    expired.append(entry.snapshot())
+        return expired
+
+    def _auction_price(self, entry: BookEntry, price: Decimal, *, spread: bool) -> Decimal | None:
+        if entry.limit_price is None:
+            if spread:
+                return quote(entry.symbol, price, entry.side, self._half_spread_bps)
+            return round_to_tick(entry.symbol, price)
+        price = round_to_tick(entry.symbol, price)
+        return price if self._within_limit(entry, price) else None
 
     @staticmethod
     def _within_limit(entry: BookEntry, price: Decimal) -> bool:
@@ -384,6 +568,10 @@ class ExchangeEngine:
         event = TradeEvent.FILL if entry.status is OrderStatus.FILLED else TradeEvent.PARTIAL_FILL
         self._emit(event, entry, at, execution)
         self._book.settle(entry)
+        for other in others(entry):  # one execution of an oco pair cancels the other
+            self._close(other, OrderStatus.CANCELED, TradeEvent.CANCELED, at)
+        if is_entry(entry) and entry.status is OrderStatus.FILLED:
+            self._release(entry, at)
         return qty
 
     def _close(
@@ -394,6 +582,24 @@ class ExchangeEngine:
         entry.close(status, now)
         self._book.settle(entry)
         self._emit(event, entry, now)
+        if is_entry(entry) and status in (OrderStatus.CANCELED, OrderStatus.EXPIRED):
+            self._release(entry, now)
+
+    def _release(self, entry: BookEntry, at: datetime) -> None:
+        """An entry that filled or ended: its held legs work for the filled quantity, or are
+        canceled when nothing filled (Alpaca's bracket and oto rules)."""
+        for leg in entry.legs:
+            if leg.status is not OrderStatus.HELD:
+                continue
+            if entry.filled_qty <= 0:
+                self._close(leg, OrderStatus.CANCELED, TradeEvent.CANCELED, at)
+                continue
+            leg.qty = entry.filled_qty
+            leg.status = OrderStatus.NEW
+            leg.updated_at = max(leg.updated_at, at)
+            self._book.settle(leg)
+            self._emit(TradeEvent.NEW, leg, at)
+            self._released.append(leg)
 
     def _emit(
         self,

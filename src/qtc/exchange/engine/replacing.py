@@ -1,0 +1,37 @@
+"""What a replace (PATCH) asks for, as the request of the order that takes the old one's place."""
+
+from __future__ import annotations
+
+from qtc.domain.enums import OrderClass, OrderType
+from qtc.domain.orders import OrderRequest, ReplaceRequest
+from qtc.exchange.engine.book import BookEntry
+
+
+def replacement_request(
+    old: BookEntry, change: ReplaceRequest, client_order_id: str
+) -> OrderRequest:
+    """The new order's request: the old order's fields, with those `change` gives; its qty
+    defaults to what the old order has left; `trail` changes whichever trail the old one used."""
+    trail_price, trail_percent = old.trail_price, old.trail_percent
+    if change.trail is not None and old.order_type is OrderType.TRAILING_STOP:
+        if trail_price is not None:
+            trail_price = change.trail
+        else:
+            trail_percent = change.trail
+    return OrderRequest(
+        client_order_id=client_order_id,
+        symbol=old.symbol,
+        side=old.side,
+        qty=change.qty if change.qty is not None else old.remaining,
+        order_type=old.order_type,
+        time_in_force=change.time_in_force or old.time_in_force,
+        limit_price=change.limit_price if change.limit_price is not None else old.limit_price,
+        stop_price=(
+            change.stop_price
+            if change.stop_price is not None and old.order_type is not OrderType.TRAILING_STOP
+            else (None if old.order_type is OrderType.TRAILING_STOP else old.stop_price)
+        ),
+        trail_price=trail_price,
+        trail_percent=trail_percent,
+        order_class=OrderClass.SIMPLE,  # a leg's group is kept by the engine, not re-admitted
+    )
