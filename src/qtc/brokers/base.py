@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 from qtc.domain.orders import (
     BrokerOrder,
     OrderRequest,
+    ReplaceRequest,
     StreamConnected,
     TradeUpdate,
     UnreadableOrder,
@@ -33,6 +34,12 @@ class Broker(Protocol):
 
     async def cancel(self, broker_order_id: str) -> None:
         """Ask for a cancel; the final status arrives as an update."""
+        ...
+
+    async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
+        """Replace an open order (Alpaca's PATCH); returns the new order. The old one ends
+        `replaced` keeping its fills. OrderNotCancelable if it is closed, OrderRejected if
+        the change is refused."""
         ...
 
     async def get_order(self, broker_order_id: str) -> BrokerOrder:

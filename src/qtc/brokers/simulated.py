@@ -10,7 +10,13 @@ from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
 from qtc.clock import Clock
 from qtc.domain.errors import BrokerUnavailable
 from qtc.domain.market import Bar
-from qtc.domain.orders import BrokerOrder, OrderRequest, StreamConnected, TradeUpdate
+from qtc.domain.orders import (
+    BrokerOrder,
+    OrderRequest,
+    ReplaceRequest,
+    StreamConnected,
+    TradeUpdate,
+)
 from qtc.exchange.engine.matching import ExchangeEngine
 
 StreamItem = TradeUpdate | StreamConnected
@@ -110,6 +116,16 @@ class SimulatedBroker:
         except OSError as e:
             raise BrokerUnavailable(f"simulated exchange cannot journal the cancel: {e}") from e
         await self._durable()
+
+    async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
+        """Replace an open order; returns the new order (`replaced` then `new` are queued on
+        the stream). Answered once the exchange's journal holds it, as `submit`."""
+        try:
+            order = self.engine.replace(broker_order_id, request, self.clock.now())
+        except OSError as e:
+            raise BrokerUnavailable(f"simulated exchange cannot journal the replace: {e}") from e
+        await self._durable()
+        return order
 
     async def _durable(self) -> None:
         """Wait for the group sync covering every command so far: the first caller of a loop
