@@ -77,9 +77,7 @@ def test_bracket_with_a_partial_entry_then_cancel_releases_legs_for_the_filled_q
 def test_bracket_entry_canceled_with_nothing_filled_cancels_its_legs(kit):
     entry = bracket(kit, order_type="limit", limit="90", qty="10")
     kit.engine.cancel(entry.broker_order_id, kit.at(1, 20))
-    assert [kit.now(leg.broker_order_id).status for leg in entry.legs] == [
-        OrderStatus.CANCELED
-    ] * 2
+    assert [kit.now(leg.broker_order_id).status for leg in entry.legs] == [OrderStatus.CANCELED] * 2
 
 
 def test_bracket_entry_expiring_after_a_partial_fill_releases_its_legs(kit):

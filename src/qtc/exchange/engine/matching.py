@@ -438,8 +438,8 @@ class ExchangeEngine:
             if last is None:
                 return
             if entry.order_type is OrderType.TRAILING_STOP:
-                set_mark(entry, last)
-            elif entry.stop_price is not None and crossed(entry.side, entry.stop_price, last):
+                set_mark(entry, last)  # a new order's mark starts at the last price
+            if entry.stop_price is not None and crossed(entry.side, entry.stop_price, last):
                 entry.triggered = True
                 self._book.settle(entry)
             if not entry.triggered:
