@@ -9,12 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.exchange.conftest import SYMBOLS, Kit
+
 from qtc.brokers.simulated import SimulatedBroker
 from qtc.clock import ManualClock
 from qtc.domain.enums import OrderStatus, TradeEvent
 from qtc.domain.orders import ReplaceRequest, StreamConnected, TradeUpdate
 from qtc.exchange.engine.journal import JournaledEngine
-from tests.exchange.conftest import SYMBOLS, Kit
 
 D = Decimal
 PARAMS: dict[str, Any] = {
