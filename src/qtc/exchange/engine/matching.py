@@ -44,7 +44,14 @@ from qtc.exchange.engine.legs import build_legs, is_entry, others
 from qtc.exchange.engine.pricing import floor_qty, quote, round_to_tick
 from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
 from qtc.exchange.engine.replacing import replacement_request
-from qtc.exchange.engine.triggers import Touch, bar_path, crossed, set_mark, touch
+from qtc.exchange.engine.triggers import (
+    Touch,
+    bar_path,
+    crossed,
+    set_mark,
+    touch,
+    untouched_trailing,
+)
 
 ListStatus = Literal["open", "closed", "all"]
 Direction = Literal["asc", "desc"]
@@ -466,14 +473,19 @@ class ExchangeEngine:
         left of the budget. Only indexed candidates are visited (see index.py)."""
         symbol = bar.symbol
         path = bar_path(bar)
+        low, high = bar.low, bar.high
         visited = [
-            *self._book.index.trailing(symbol),
-            *self._book.index.reached(symbol, bar.low, bar.high),
+            e
+            for e in self._book.index.trailing(symbol)
+            if not untouched_trailing(e, low, high) and e.submitted_at < bar_end
         ]
+        visited.extend(
+            e  # an order that came after this bar may only trade later bars
+            for e in self._book.index.reached(symbol, low, high)
+            if e.submitted_at < bar_end
+        )
         hits: builtins.list[tuple[Touch, BookEntry]] = []
         for entry in visited:
-            if entry.submitted_at >= bar_end:
-                continue  # the order came after this bar: it may only trade later bars
             hit = touch(entry, path)
             if hit is not None:
                 hits.append((hit, entry))
@@ -486,7 +498,8 @@ class ExchangeEngine:
                 price = quote(symbol, price, entry.side, self._half_spread_bps)
             budget -= self._fill(entry, budget, price, max(stamp, entry.submitted_at))
         for entry in visited:
-            self._book.settle(entry)  # triggered stops move to where they now trade
+            if entry.triggered:
+                self._book.settle(entry)  # triggered stops move to where they now trade
         return budget
 
     def _open_auction(

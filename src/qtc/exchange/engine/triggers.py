@@ -88,13 +88,18 @@ def _stop_touch(entry: BookEntry, path: tuple[Decimal, ...]) -> Touch | None:
     return None
 
 
-def _trailing_touch(entry: BookEntry, path: tuple[Decimal, ...]) -> Touch | None:
-    sell = entry.side is Side.SELL
+def untouched_trailing(entry: BookEntry, low: Decimal, high: Decimal) -> bool:
+    """True when a bar of range [low, high] neither moves a trailing stop's mark nor reaches
+    its stop (most of them, most minutes: checked before walking the path)."""
     mark, stop = entry.hwm, entry.stop_price
-    if mark is not None and stop is not None:
-        low, high = min(path), max(path)
-        if (high <= mark and low > stop) if sell else (low >= mark and high < stop):
-            return None  # the bar neither moved the mark nor reached the stop
+    if mark is None or stop is None:
+        return False
+    if entry.side is Side.SELL:
+        return high <= mark and low > stop
+    return low >= mark and high < stop
+
+
+def _trailing_touch(entry: BookEntry, path: tuple[Decimal, ...]) -> Touch | None:
     for at, price in enumerate(path):
         set_mark(entry, price)
         stop = entry.stop_price
