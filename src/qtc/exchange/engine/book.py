@@ -11,7 +11,7 @@ from typing import Literal
 from qtc.domain.decimals import ZERO, normalize
 from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotFound
-from qtc.domain.orders import BrokerOrder
+from qtc.domain.orders import BrokerOrder, OrderRequest
 from qtc.exchange.engine.index import TriggerIndex
 from qtc.exchange.engine.pricing import average
 
@@ -102,6 +102,41 @@ class BookEntry:
             replaced_by=self.replaced_by,
             replaces=self.replaces,
         )
+
+
+def entry_from(
+    request: OrderRequest,
+    seq: int,
+    broker_order_id: str,
+    client_order_id: str,
+    reserve_price: Decimal,
+    now: datetime,
+) -> BookEntry:
+    """A newly accepted order's entry; only the prices its type uses are kept."""
+    kind = request.order_type
+    trailing = kind is OrderType.TRAILING_STOP
+
+    def price(value: Decimal | None, used: bool) -> Decimal | None:
+        return normalize(value) if used and value is not None else None
+
+    return BookEntry(
+        seq=seq,
+        broker_order_id=broker_order_id,
+        client_order_id=client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        qty=normalize(request.qty),
+        order_type=kind,
+        time_in_force=request.time_in_force,
+        limit_price=price(request.limit_price, kind.has_limit),
+        stop_price=price(request.stop_price, kind.has_stop),
+        trail_price=price(request.trail_price, trailing),
+        trail_percent=price(request.trail_percent, trailing),
+        order_class=request.order_class,
+        reserve_price=reserve_price,
+        submitted_at=now,
+        updated_at=now,
+    )
 
 
 class ExchangeOrders:

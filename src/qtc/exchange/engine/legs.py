@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from qtc.domain.decimals import ZERO, normalize
 from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side
@@ -58,6 +59,26 @@ def build_legs(request: OrderRequest, parent: BookEntry, make: NewEntry) -> list
         leg.parent = parent
     parent.legs = legs
     return legs
+
+
+def leg_of(
+    parent: BookEntry, seq: int, broker_order_id: str, client_order_id: str, **fields: Any
+) -> BookEntry:
+    """A leg of `parent`: its own ids, the parent's symbol, qty, class and times; it reserves
+    nothing (a group reserves for its entry only)."""
+    return BookEntry(
+        seq=seq,
+        broker_order_id=broker_order_id,
+        client_order_id=client_order_id,
+        symbol=parent.symbol,
+        qty=parent.qty,
+        time_in_force=parent.time_in_force,
+        order_class=parent.order_class,
+        reserve_price=ZERO,
+        submitted_at=parent.submitted_at,
+        updated_at=parent.submitted_at,
+        **fields,
+    )
 
 
 def is_entry(entry: BookEntry) -> bool:

@@ -25,13 +25,12 @@ from __future__ import annotations
 import builtins
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from qtc.domain.decimals import ZERO, normalize
+from qtc.domain.decimals import ZERO
 from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce, TradeEvent
 from qtc.domain.errors import OrderNotCancelable, OrderRejected
 from qtc.domain.market import Bar, is_crypto
@@ -39,23 +38,25 @@ from qtc.domain.orders import BrokerOrder, OrderRequest, ReplaceRequest, TradeUp
 from qtc.domain.times import MINUTE
 from qtc.exchange.engine.account import Account
 from qtc.exchange.engine.admission import AUCTION_TIFS, IMMEDIATE_TIFS, check_request
-from qtc.exchange.engine.book import BookEntry, ExchangeOrders
-from qtc.exchange.engine.legs import build_legs, is_entry, others
-from qtc.exchange.engine.pricing import floor_qty, quote, round_to_tick
+from qtc.exchange.engine.book import BookEntry, ExchangeOrders, entry_from
+from qtc.exchange.engine.legs import build_legs, is_entry, leg_of, others
+from qtc.exchange.engine.outbox import Listener, Outbox
+from qtc.exchange.engine.pricing import floor_qty, quote
 from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
 from qtc.exchange.engine.replacing import replacement_request
 from qtc.exchange.engine.triggers import (
     Touch,
+    auction_price,
     bar_path,
     crossed,
     set_mark,
     touch,
     untouched_trailing,
+    within_limit,
 )
 
 ListStatus = Literal["open", "closed", "all"]
 Direction = Literal["asc", "desc"]
-Listener = Callable[[TradeUpdate], None]
 
 __all__ = [
     "AccountSnapshot",
@@ -96,9 +97,7 @@ class ExchangeEngine:
         self._executions: list[Execution] = []
         self._last: dict[str, Decimal] = {}
         self._liquidity: dict[str, Decimal] = {}  # volume left in the current minute's budget
-        self._listeners: list[Listener] = []
-        self._outbox: deque[TradeUpdate] = deque()
-        self._delivering = False
+        self._outbox = Outbox()
         self._seq = 0
         self._reserved = ZERO  # cash held back by open buys
         self._in_session: set[str] = set()  # symbols whose session's first bar has come
@@ -301,13 +300,7 @@ class ExchangeEngine:
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call `callback` synchronously with every TradeUpdate; returns the unsubscribe."""
-        self._listeners.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
-
-        return unsubscribe
+        return self._outbox.subscribe(callback)
 
     @property
     def executions(self) -> builtins.list[Execution]:
@@ -369,48 +362,11 @@ class ExchangeEngine:
         self, request: OrderRequest, client_order_id: str, reserve_price: Decimal, now: datetime
     ) -> BookEntry:
         self._seq += 1
-        kind = request.order_type
+        return entry_from(request, self._seq, self._new_id(), client_order_id, reserve_price, now)
 
-        def price(value: Decimal | None, used: bool) -> Decimal | None:
-            return normalize(value) if used and value is not None else None
-
-        trailing = kind is OrderType.TRAILING_STOP
-        return BookEntry(
-            seq=self._seq,
-            broker_order_id=self._new_id(),
-            client_order_id=client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            qty=normalize(request.qty),
-            order_type=kind,
-            time_in_force=request.time_in_force,
-            limit_price=price(request.limit_price, kind.has_limit),
-            stop_price=price(request.stop_price, kind.has_stop),
-            trail_price=price(request.trail_price, trailing),
-            trail_percent=price(request.trail_percent, trailing),
-            order_class=request.order_class,
-            reserve_price=reserve_price,
-            submitted_at=now,
-            updated_at=now,
-        )
-
-    def _leg(self, parent: BookEntry, **fields: object) -> BookEntry:
-        """A leg of `parent`: its own ids, the parent's symbol, qty, class and times; it
-        reserves nothing (a group reserves for its entry only)."""
+    def _leg(self, parent: BookEntry, **fields: Any) -> BookEntry:
         self._seq += 1
-        return BookEntry(
-            seq=self._seq,
-            broker_order_id=self._new_id(),
-            client_order_id=self._new_id(),
-            symbol=parent.symbol,
-            qty=parent.qty,
-            time_in_force=parent.time_in_force,
-            order_class=parent.order_class,
-            reserve_price=ZERO,
-            submitted_at=parent.submitted_at,
-            updated_at=parent.submitted_at,
-            **fields,  # type: ignore[arg-type]
-        )
+        return leg_of(parent, self._seq, self._new_id(), self._new_id(), **fields)
 
     def _reserve_price(self, request: OrderRequest) -> Decimal:
         """The price an order's cash reservation uses: its limit, else its stop (where it
@@ -466,7 +422,7 @@ class ExchangeEngine:
         if last is None:
             return None
         price = quote(entry.symbol, last, entry.side, self._half_spread_bps)
-        return price if self._within_limit(entry, price) else None
+        return price if within_limit(entry, price) else None
 
     def _match_bar(self, bar: Bar, budget: Decimal, bar_end: datetime, stamp: datetime) -> Decimal:
         """Trade the orders `bar`'s path reaches, in the order it reaches them; return what is
@@ -512,7 +468,7 @@ class ExchangeEngine:
             if entry.submitted_at >= bar_end:
                 continue
             entry.opened = True
-            price = self._auction_price(entry, bar.open, spread=True)
+            price = auction_price(entry, bar.open, self._half_spread_bps)
             if price is not None and budget > 0:
                 budget -= self._fill(entry, budget, price, max(stamp, entry.submitted_at))
             if entry.is_open:
@@ -528,29 +484,13 @@ class ExchangeEngine:
             last = self._last.get(symbol)
             for entry in sorted(waiting, key=lambda e: e.seq):
                 budget = self._liquidity.get(symbol, ZERO)
-                price = None if last is None else self._auction_price(entry, last, spread=False)
+                price = None if last is None else auction_price(entry, last, None)
                 if price is not None and budget > 0:
                     self._liquidity[symbol] = budget - self._fill(entry, budget, price, now)
                 if entry.is_open:
                     self._close(entry, OrderStatus.EXPIRED, TradeEvent.EXPIRED, now)
                     expired.append(entry.snapshot())
         return expired
-
-    def _auction_price(self, entry: BookEntry, price: Decimal, *, spread: bool) -> Decimal | None:
-        if entry.limit_price is None:
-            if spread:
-                return quote(entry.symbol, price, entry.side, self._half_spread_bps)
-            return round_to_tick(entry.symbol, price)
-        price = round_to_tick(entry.symbol, price)
-        return price if self._within_limit(entry, price) else None
-
-    @staticmethod
-    def _within_limit(entry: BookEntry, price: Decimal) -> bool:
-        if entry.limit_price is None:
-            return True
-        if entry.side is Side.BUY:
-            return price <= entry.limit_price
-        return price >= entry.limit_price
 
     @staticmethod
     def _whole(entry: BookEntry) -> bool:
@@ -622,7 +562,7 @@ class ExchangeEngine:
         execution: Execution | None = None,
     ) -> None:
         """Queue an event with the order's snapshot as of now; `_deliver` sends it."""
-        self._outbox.append(
+        self._outbox.push(
             TradeUpdate(
                 event=event,
                 order=entry.snapshot(),
@@ -634,18 +574,4 @@ class ExchangeEngine:
         )
 
     def _deliver(self) -> None:
-        """Send queued events in order, once the engine's state is consistent again.
-
-        A listener that calls back into the engine only queues more events; the outer
-        delivery loop sends them after the current ones, so every listener sees one order.
-        """
-        if self._delivering:
-            return
-        self._delivering = True
-        try:
-            while self._outbox:
-                update = self._outbox.popleft()
-                for listener in builtins.list(self._listeners):
-                    listener(update)
-        finally:
-            self._delivering = False
+        self._outbox.deliver()

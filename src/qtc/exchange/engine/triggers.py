@@ -19,7 +19,7 @@ from decimal import Decimal
 from qtc.domain.enums import OrderType, Side
 from qtc.domain.market import Bar
 from qtc.exchange.engine.book import BookEntry
-from qtc.exchange.engine.pricing import round_to_tick
+from qtc.exchange.engine.pricing import quote, round_to_tick
 
 _HUNDRED = Decimal(100)
 
@@ -131,3 +131,23 @@ def touch(entry: BookEntry, path: tuple[Decimal, ...]) -> Touch | None:
     if hit.price <= limit if entry.side is Side.BUY else hit.price >= limit:
         return Touch(hit.at, hit.price, False)
     return _limit_touch(entry, path, hit.at + 1)
+
+
+def within_limit(entry: BookEntry, price: Decimal) -> bool:
+    """True when `price` is at the order's limit or better (always, without a limit)."""
+    if entry.limit_price is None:
+        return True
+    if entry.side is Side.BUY:
+        return price <= entry.limit_price
+    return price >= entry.limit_price
+
+
+def auction_price(
+    entry: BookEntry, price: Decimal, half_spread_bps: Decimal | None
+) -> Decimal | None:
+    """What an opg/cls order pays in its auction at `price`: a market order the quote (with
+    `half_spread_bps`; None: the price itself), a limit order the price if within its limit."""
+    if entry.limit_price is None and half_spread_bps is not None:
+        return quote(entry.symbol, price, entry.side, half_spread_bps)
+    price = round_to_tick(entry.symbol, price)
+    return price if within_limit(entry, price) else None
