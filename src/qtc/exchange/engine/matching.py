@@ -43,7 +43,7 @@ from qtc.exchange.engine.legs import build_legs, is_entry, leg_of, others
 from qtc.exchange.engine.outbox import Listener, Outbox
 from qtc.exchange.engine.pricing import floor_qty, quote
 from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
-from qtc.exchange.engine.replacing import replacement_request
+from qtc.exchange.engine.replacing import replacement_request, take_over
 from qtc.exchange.engine.triggers import (
     Touch,
     auction_price,
@@ -157,16 +157,7 @@ class ExchangeEngine:
         finally:
             self._reserved += self._reservation(old)
         new = self._entry(new_request, cid, reserve_price, now)
-        new.order_class, new.parent, new.replaces = old.order_class, old.parent, old.broker_order_id
-        # a trailing stop keeps its mark (its stop follows the new trail); a stop whose stop
-        # price did not move stays triggered
-        new.triggered = old.triggered and request.stop_price is None and request.trail is None
-        if old.hwm is not None:
-            set_mark(new, old.hwm)
-        if old.parent is not None:
-            legs = old.parent.legs
-            legs[legs.index(old)] = new
-        old.replaced_by = new.broker_order_id
+        take_over(old, new, request)
         self._close(old, OrderStatus.REPLACED, TradeEvent.REPLACED, now)
         self._book.add(new)
         self._reserved += self._reservation(new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from qtc.domain.enums import OrderClass, OrderType
 from qtc.domain.orders import OrderRequest, ReplaceRequest
 from qtc.exchange.engine.book import BookEntry
+from qtc.exchange.engine.triggers import set_mark
 
 
 def replacement_request(
@@ -35,3 +36,17 @@ def replacement_request(
         trail_percent=trail_percent,
         order_class=OrderClass.SIMPLE,  # a leg's group is kept by the engine, not re-admitted
     )
+
+
+def take_over(old: BookEntry, new: BookEntry, change: ReplaceRequest) -> None:
+    """Link `new` as the successor of `old`: its group (a leg takes the old leg's place),
+    a trailing stop's mark (its stop follows the new trail), and the trigger of a stop whose
+    stop price did not move."""
+    new.order_class, new.parent, new.replaces = old.order_class, old.parent, old.broker_order_id
+    new.triggered = old.triggered and change.stop_price is None and change.trail is None
+    if old.hwm is not None:
+        set_mark(new, old.hwm)
+    if old.parent is not None:
+        legs = old.parent.legs
+        legs[legs.index(old)] = new
+    old.replaced_by = new.broker_order_id
