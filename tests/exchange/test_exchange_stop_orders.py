@@ -165,3 +165,10 @@ def test_trailing_stop_that_the_bar_never_reaches_only_moves_its_mark(kit):
     kit.feed(2, kit.bar(2, "99.20", high="99.60", low="98.40", close="98.50"))
     now = kit.now(order.broker_order_id)
     assert (now.hwm, now.stop_price, now.status) == (D("98.4"), D("100.4"), OrderStatus.NEW)
+
+
+def test_a_trailing_buy_reserves_at_its_first_stop(kit):
+    before = kit.engine.account().buying_power
+    kit.order(order_type="trailing_stop", trail_percent="5", qty="10", tif="gtc")
+    # 105 plus the 2 bps half-spread, on the cent
+    assert before - kit.engine.account().buying_power == D("1050.30")

@@ -360,17 +360,24 @@ class ExchangeEngine:
         return leg_of(parent, self._seq, self._new_id(), self._new_id(), **fields)
 
     def _reserve_price(self, request: OrderRequest) -> Decimal:
-        """The price an order's cash reservation uses: its limit, else its stop (where it
-        becomes a market order), else the quote at the last price."""
+        """The price an order's cash reservation uses: its limit, else the quote at its stop
+        (where it becomes a market order) or at the last price, whichever is higher; a
+        trailing buy, the quote at its first stop."""
+        symbol, side, spread = request.symbol, request.side, self._half_spread_bps
         if request.order_type.has_limit and request.limit_price is not None:
             return request.limit_price
-        last = self._last.get(request.symbol)
+        last = self._last.get(symbol)
         if request.order_type is OrderType.STOP and request.stop_price is not None:
-            stop = quote(request.symbol, request.stop_price, request.side, self._half_spread_bps)
-            return stop if last is None else max(stop, last)
+            stop = quote(symbol, request.stop_price, side, spread)
+            return stop if last is None else max(stop, quote(symbol, last, side, spread))
         if last is None:
-            raise OrderRejected(f"no market price for {request.symbol} yet")
-        return quote(request.symbol, last, request.side, self._half_spread_bps)
+            raise OrderRejected(f"no market price for {symbol} yet")
+        if request.order_type is OrderType.TRAILING_STOP and side is Side.BUY:
+            if request.trail_price is not None:
+                last += request.trail_price
+            elif request.trail_percent is not None:
+                last += last * request.trail_percent / 100
+        return quote(symbol, last, side, spread)
 
     def _settle_command(self, now: datetime) -> None:
         """Let the legs a command released trade at once if they can, then send the events."""
