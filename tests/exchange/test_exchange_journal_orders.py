@@ -16,6 +16,7 @@ from qtc.clock import ManualClock
 from qtc.domain.enums import OrderStatus, TradeEvent
 from qtc.domain.orders import ReplaceRequest, StreamConnected, TradeUpdate
 from qtc.exchange.engine.journal import JournaledEngine
+from qtc.exchange.engine.matching import ExchangeEngine
 
 D = Decimal
 PARAMS: dict[str, Any] = {
@@ -36,7 +37,7 @@ class JournalKit(Kit):
         self.engine.subscribe(self.events.append)
 
 
-def state(engine: JournaledEngine) -> tuple[Any, ...]:
+def state(engine: ExchangeEngine) -> tuple[Any, ...]:
     return (engine.list("all", limit=10_000), engine.executions, engine.account())
 
 
