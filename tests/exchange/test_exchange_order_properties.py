@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.exchange.conftest import Kit
 
-from qtc.domain.enums import OrderClass, Side
+from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side
 from qtc.domain.errors import OrderNotCancelable, OrderRejected
 from qtc.domain.orders import BrokerOrder, ReplaceRequest
 from qtc.exchange.engine.pricing import quote
@@ -163,3 +163,30 @@ def test_no_money_moves_without_a_fill_and_every_fill_is_at_a_price_its_bar_allo
     for parent_id in groups:
         exits = _exits(kit.engine.get(parent_id))
         assert sum(1 for i in exits if by_order.get(i)) <= 1, exits
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.lists(orders(), max_size=4), bars()), min_size=1, max_size=8))
+def test_with_volume_to_spare_every_order_a_bar_reached_has_traded(minutes):
+    """The trigger index never hides an order from a bar that reached it: with unlimited
+    volume, no limit, stop or market order the bar's range reached is left open after it."""
+    kit = Kit(buying_power=D(10) ** 12, participation=D(1), half_spread_bps=HALF_SPREAD)
+    kit.feed(0, kit.bar(0, "100", volume="1000"))
+    for minute, (placed, (o, h, lo, c, _)) in enumerate(minutes, start=1):
+        for fields in placed:
+            if fields.get("tif") not in ("opg", "cls"):
+                with contextlib.suppress(OrderRejected):
+                    kit.order(at=kit.at(minute, 30), **fields)
+        kit.feed(minute, kit.bar(minute, str(o), str(h), str(lo), str(c), "10000000"))
+        for order in kit.engine.list("open", limit=10_000):
+            if order.status is OrderStatus.HELD or order.updated_at == kit.at(minute + 1):
+                continue  # a leg held, or released by this bar's fill: it works from the next
+            buy = order.side is Side.BUY
+            kind = order.order_type
+            assert kind is not OrderType.MARKET, order
+            if kind is OrderType.LIMIT:
+                assert order.limit_price is not None
+                assert not (lo <= order.limit_price if buy else h >= order.limit_price), order
+            if kind is OrderType.STOP:
+                assert order.stop_price is not None
+                assert not (h >= order.stop_price if buy else lo <= order.stop_price), order
