@@ -3,7 +3,7 @@
 Timing model (the contract the driver, the broker and the HTTP facade rely on):
 
 - `on_minute(minute, bars)` is called once the bar of `minute` is complete (the driver calls it
-  as the clock passes `minute + 1`). Resting orders match against that bar, oldest first; then
+  as the clock passes `minute + 1`). Resting orders match against that bar (below); then
   the last price of each symbol is the bar's close and what is left of the bar's volume budget
   (`participation` x volume) is available to orders submitted before the next `on_minute`.
 - `submit` fills a marketable order at once against that remaining budget, at the last price
@@ -258,8 +258,9 @@ class ExchangeEngine:
         self._deliver()
 
     def end_session(self, now: datetime) -> builtins.list[BrokerOrder]:
-        """Expire every open `day` order (keeping fills, emitting `expired`) and close equity
-        liquidity until the next bar; returns the expired orders."""
+        """Fill `cls` orders at the last price, expire them and every open `day` order (keeping
+        fills, emitting `expired`), and close equity liquidity until the next bar (the next
+        bar opens a session); returns the expired orders."""
         expired = self._close_auction(now)
         for entry in self._book.open_orders():
             if entry.is_open and entry.time_in_force is TimeInForce.DAY:
