@@ -75,7 +75,7 @@ def test_bracket_with_a_partial_entry_then_cancel_releases_legs_for_the_filled_q
 
 
 def test_bracket_entry_canceled_with_nothing_filled_cancels_its_legs(kit):
-    entry = bracket(kit, order_type="limit", limit="90", qty="10")
+    entry = bracket(kit, order_type="limit", limit="96", qty="10")
     kit.engine.cancel(entry.broker_order_id, kit.at(1, 20))
     assert [kit.now(leg.broker_order_id).status for leg in entry.legs] == [OrderStatus.CANCELED] * 2
 
@@ -169,5 +169,5 @@ def test_bracket_stop_loss_with_a_limit_is_a_stop_limit_leg(kit):
 
 def test_a_bracket_reserves_for_its_entry_only(kit):
     before = kit.engine.account().buying_power
-    bracket(kit, order_type="limit", limit="90", qty="10")
-    assert before - kit.engine.account().buying_power == D("900")
+    bracket(kit, order_type="limit", limit="96", qty="10")
+    assert before - kit.engine.account().buying_power == D("960")

@@ -54,6 +54,19 @@ REFUSED = [
         "take_profit.limit_price must be < stop_loss.stop_price for a sell entry",
     ),
     ({**BRACKET, "stop_loss": "95.001"}, "invalid stop_loss.stop_price 95.001"),
+    ({**BRACKET, "take_profit": "100"}, "take_profit.limit_price must be >= base_price + 0.01"),
+    (
+        {**BRACKET, "order_type": "limit", "limit": "96", "stop_loss": "96"},
+        "stop_loss.stop_price must be <= base_price - 0.01",
+    ),
+    (
+        {**BRACKET, "side": "sell", "take_profit": "100", "stop_loss": "101"},
+        "take_profit.limit_price must be <= base_price - 0.01",
+    ),
+    (
+        {"order_class": "oto", "side": "sell", "stop_loss": "100"},
+        "stop_loss.stop_price must be >= base_price + 0.01",
+    ),
     ({**BRACKET, **CRYPTO, "tif": "gtc"}, "bracket orders are not supported for crypto"),
     ({"order_class": "oto"}, "oto orders require exactly one of take_profit or stop_loss"),
     (

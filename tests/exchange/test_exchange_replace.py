@@ -85,7 +85,7 @@ def test_replace_of_a_closed_order_is_refused_like_a_cancel(kit):
 
 def test_replace_of_a_held_leg_or_a_parent_is_refused(kit):
     entry = kit.order(
-        order_type="limit", limit="90", order_class="bracket", take_profit="105", stop_loss="95"
+        order_type="limit", limit="96", order_class="bracket", take_profit="105", stop_loss="95"
     )
     with pytest.raises(OrderRejected, match="held"):
         kit.engine.replace(

@@ -10,7 +10,7 @@ from qtc.domain.enums import OrderClass, OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderRejected
 from qtc.domain.market import is_crypto
 from qtc.domain.orders import OrderRequest
-from qtc.exchange.engine.pricing import MAX_QTY_DECIMALS, on_tick
+from qtc.exchange.engine.pricing import CENT, MAX_QTY_DECIMALS, on_tick
 
 MAX_CLIENT_ORDER_ID = 128
 CRYPTO_TIFS = frozenset({TimeInForce.GTC, TimeInForce.IOC})
@@ -128,3 +128,22 @@ def _check_class(request: OrderRequest) -> None:
                 if order_class is not OrderClass.OCO
                 else "limit_price must be < stop_loss.stop_price for a buy oco order"
             )
+
+
+def check_base_price(request: OrderRequest, last: Decimal | None) -> None:
+    """Refuse a bracket or oto whose exits are not on the right side of the entry's price (its
+    limit, else the last price): take-profit beyond it, stop-loss short of it by a cent."""
+    if request.order_class not in (OrderClass.BRACKET, OrderClass.OTO):
+        return
+    base = request.limit_price if request.order_type is OrderType.LIMIT else last
+    if base is None:
+        return
+    take_profit, stop_loss = request.take_profit_limit_price, request.stop_loss_stop_price
+    buy = request.side is Side.BUY
+    low, high = base - CENT, base + CENT
+    if take_profit is not None and (take_profit < high if buy else take_profit > low):
+        sign = ">= base_price +" if buy else "<= base_price -"
+        raise OrderRejected(f"take_profit.limit_price must be {sign} 0.01")
+    if stop_loss is not None and (stop_loss > low if buy else stop_loss < high):
+        sign = "<= base_price -" if buy else ">= base_price +"
+        raise OrderRejected(f"stop_loss.stop_price must be {sign} 0.01")

@@ -37,7 +37,12 @@ from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, OrderRequest, ReplaceRequest, TradeUpdate
 from qtc.domain.times import MINUTE
 from qtc.exchange.engine.account import Account
-from qtc.exchange.engine.admission import AUCTION_TIFS, IMMEDIATE_TIFS, check_request
+from qtc.exchange.engine.admission import (
+    AUCTION_TIFS,
+    IMMEDIATE_TIFS,
+    check_base_price,
+    check_request,
+)
 from qtc.exchange.engine.book import BookEntry, ExchangeOrders, entry_from
 from qtc.exchange.engine.legs import build_legs, is_entry, leg_of, others
 from qtc.exchange.engine.outbox import Listener, Outbox
@@ -113,6 +118,7 @@ class ExchangeEngine:
         OrderRejected(reason). Returns the order as it stands after any immediate fills."""
         client_order_id = request.client_order_id or self._new_id()
         reserve_price = self._admit(request, client_order_id)
+        check_base_price(request, self._last.get(request.symbol))
         entry = self._entry(request, client_order_id, reserve_price, now)
         legs = build_legs(request, entry, lambda **fields: self._leg(entry, **fields))
         self._book.add(entry)
