@@ -117,3 +117,23 @@ def test_replacing_a_trailing_stop_keeps_its_mark_and_trails_by_the_new_amount(k
     kit.feed(1, kit.bar(1, "99", low="97", close="98"))
     new = kit.engine.replace(old.broker_order_id, ReplaceRequest(trail=D("1.50")), kit.at(2, 5))
     assert (new.hwm, new.trail_price, new.stop_price) == (D("97"), D("1.5"), D("98.5"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "change", "message"),
+    [
+        ({"order_type": "limit", "limit": "90"}, {"stop_price": D("91")}, "stop_price cannot"),
+        ({"order_type": "stop", "stop": "110"}, {"limit_price": D("111")}, "limit_price cannot"),
+        ({"order_type": "stop", "stop": "110"}, {"trail": D("1")}, "trail cannot"),
+        (
+            {"order_type": "trailing_stop", "trail_price": "1", "tif": "gtc"},
+            {"stop_price": D("99")},
+            "stop_price cannot be replaced on a trailing_stop order",
+        ),
+    ],
+)
+def test_replace_refuses_a_price_the_orders_type_does_not_have(kit, fields, change, message):
+    old = kit.order(**fields)
+    with pytest.raises(OrderRejected, match=message):
+        kit.engine.replace(old.broker_order_id, ReplaceRequest(**change), kit.at(1, 20))
+    assert kit.now(old.broker_order_id).status is OrderStatus.NEW
