@@ -12,7 +12,6 @@ and canceling one cancels the other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from qtc.domain.decimals import ZERO, normalize
@@ -96,8 +95,3 @@ def others(entry: BookEntry) -> list[BookEntry]:
     else:
         return []
     return [e for e in group if e is not entry and e.is_open]
-
-
-def released_qty(entry: BookEntry) -> Decimal:
-    """What an ended (or filled) entry leaves its legs to close: its filled quantity."""
-    return entry.filled_qty if entry.filled_qty > ZERO else ZERO
