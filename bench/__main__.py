@@ -14,6 +14,7 @@ BENCHMARKS = {
     "alpaca": "bench.alpaca_bench",
     "metrics": "bench.metrics_bench",
     "submit": "bench.submit_bench",
+    "matching": "bench.matching_bench",
     "board": "bench.board_bench",
     "reconcile": "bench.reconcile_bench",
     "upload": "bench.upload_bench",

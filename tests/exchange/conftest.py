@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from qtc.domain.enums import OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderClass, OrderType, Side, TimeInForce
 from qtc.domain.market import Bar
 from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
 from qtc.exchange.engine.matching import ExchangeEngine
@@ -69,10 +69,21 @@ class Kit:
         limit: str | None = None,
         symbol: str = "AAPL",
         cid: str | None = None,
+        stop: str | None = None,
+        trail_price: str | None = None,
+        trail_percent: str | None = None,
+        order_class: str = "simple",
+        take_profit: str | None = None,
+        stop_loss: str | None = None,
+        stop_loss_limit: str | None = None,
     ) -> OrderRequest:
         if cid is None:
             self._next_id += 1
             cid = f"team1-{self._next_id:026d}"
+
+        def dec(value: str | None) -> Decimal | None:
+            return D(value) if value is not None else None
+
         return OrderRequest(
             client_order_id=cid,
             symbol=symbol,
@@ -80,8 +91,23 @@ class Kit:
             qty=D(qty),
             order_type=OrderType(order_type),
             time_in_force=TimeInForce(tif),
-            limit_price=D(limit) if limit is not None else None,
+            limit_price=dec(limit),
+            stop_price=dec(stop),
+            trail_price=dec(trail_price),
+            trail_percent=dec(trail_percent),
+            order_class=OrderClass(order_class),
+            take_profit_limit_price=dec(take_profit),
+            stop_loss_stop_price=dec(stop_loss),
+            stop_loss_limit_price=dec(stop_loss_limit),
         )
+
+    def now(self, broker_order_id: str) -> BrokerOrder:
+        """The order as the exchange reports it now."""
+        return self.engine.get(broker_order_id)
+
+    def events_of(self, broker_order_id: str) -> list[str]:
+        """The events of one order, in order."""
+        return [e[0] for e in self.trail(broker_order_id)]
 
     def order(self, *, at: datetime | None = None, **kwargs: Any) -> BrokerOrder:
         """Submit an order (by default 10 s into minute 1, after minute 0's bar was fed)."""

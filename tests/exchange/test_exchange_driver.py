@@ -147,3 +147,33 @@ def test_driver_with_the_real_calendar_and_simulated_market():
     assert final.updated_at == close
     assert D(0) < final.filled_qty < D(20000)
     assert sum(e.qty for e in engine.executions) == final.filled_qty
+
+
+def test_cls_fills_at_the_close_of_the_sessions_last_bar(setup):
+    k, driver, _ = setup
+    driver.step(k.at(0))
+    cls = k.order(qty="10", tif="cls", at=k.at(1, 5))
+    driver.step(k.at(1))
+    assert k.engine.get(cls.broker_order_id).filled_qty == D("0")
+
+    driver.step(k.at(2))  # the session's last bar (close 102), then its close
+    final = k.engine.get(cls.broker_order_id)
+    assert (final.status, final.filled_avg_price, final.updated_at) == (
+        OrderStatus.FILLED,
+        D("102"),
+        k.at(CLOSE_MINUTE),
+    )
+
+
+def test_opg_fills_at_the_open_of_the_sessions_first_bar(make_kit):
+    k = make_kit()
+    feed = HandFeed({k.at(m): {"AAPL": k.bar(m, str(100 + m), volume="1000")} for m in range(4)})
+    driver = ExchangeDriver(k.engine, feed, ManualClock(k.at(0)), ShortSession(k.at(2), k.at(4)))
+    opg = k.order(qty="10", tif="opg", order_type="limit", limit="103", at=k.at(0, 30))
+    driver.step(k.at(0))
+    driver.step(k.at(1))  # before the open: no bar
+    assert k.engine.get(opg.broker_order_id).filled_qty == D("0")
+
+    driver.step(k.at(2))  # the first bar of the session opens at 102
+    final = k.engine.get(opg.broker_order_id)
+    assert (final.status, final.filled_avg_price) == (OrderStatus.FILLED, D("102"))

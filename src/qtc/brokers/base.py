@@ -37,8 +37,9 @@ class Broker(Protocol):
         ...
 
     async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
-        """Replace an open order (Alpaca's PATCH); returns the new order, the old one ends
-        `replaced`. OrderRejected if the change is refused; BrokerUnavailable as submit."""
+        """Replace an open order (Alpaca's PATCH); returns the new order. The old one ends
+        `replaced` keeping its fills. OrderNotCancelable if it is closed, OrderRejected if
+        the change is refused."""
         ...
 
     async def get_order(self, broker_order_id: str) -> BrokerOrder:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
 from qtc.clock import Clock
-from qtc.domain.errors import BrokerUnavailable, OrderRejected
+from qtc.domain.errors import BrokerUnavailable
 from qtc.domain.market import Bar
 from qtc.domain.orders import (
     BrokerOrder,
@@ -109,10 +109,6 @@ class SimulatedBroker:
         await self._durable()
         return order
 
-    async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
-        """Replace an open order: not yet offered by this broker (the change is refused)."""
-        raise OrderRejected("order replacement is not supported by this broker yet")
-
     async def cancel(self, broker_order_id: str) -> None:
         """Cancel an open order; the `canceled` event is queued on the stream."""
         try:
@@ -120,6 +116,16 @@ class SimulatedBroker:
         except OSError as e:
             raise BrokerUnavailable(f"simulated exchange cannot journal the cancel: {e}") from e
         await self._durable()
+
+    async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
+        """Replace an open order; returns the new order (`replaced` then `new` are queued on
+        the stream). Answered once the exchange's journal holds it, as `submit`."""
+        try:
+            order = self.engine.replace(broker_order_id, request, self.clock.now())
+        except OSError as e:
+            raise BrokerUnavailable(f"simulated exchange cannot journal the replace: {e}") from e
+        await self._durable()
+        return order
 
     async def _durable(self) -> None:
         """Wait for the group sync covering every command so far: the first caller of a loop

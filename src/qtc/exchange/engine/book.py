@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from qtc.domain.decimals import ZERO, normalize
-from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotFound
-from qtc.domain.orders import BrokerOrder
+from qtc.domain.orders import BrokerOrder, OrderRequest
+from qtc.exchange.engine.index import TriggerIndex
 from qtc.exchange.engine.pricing import average
 
 ListStatus = Literal["open", "closed", "all"]
@@ -20,7 +21,11 @@ Direction = Literal["asc", "desc"]
 
 @dataclass(slots=True)
 class BookEntry:
-    """One order's live state; `reserve_price` prices the cash an open buy holds back."""
+    """One order's live state; `reserve_price` prices the cash an open buy holds back.
+
+    A stop (or trailing stop) is `triggered` once the bar path crossed its stop: from then on
+    it trades as a market (stop_limit: as a limit). `opened` marks an opg order whose session
+    open has come. `parent`/`legs` link a bracket, oco or oto group."""
 
     seq: int
     broker_order_id: str
@@ -38,6 +43,17 @@ class BookEntry:
     filled_qty: Decimal = ZERO
     notional: Decimal = ZERO
     reason: str | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None
+    triggered: bool = False
+    opened: bool = False
+    order_class: OrderClass = OrderClass.SIMPLE
+    parent: BookEntry | None = field(default=None, repr=False)
+    legs: list[BookEntry] = field(default_factory=list, repr=False)
+    replaced_by: str | None = None
+    replaces: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -77,11 +93,55 @@ class BookEntry:
             submitted_at=self.submitted_at,
             updated_at=self.updated_at,
             reason=self.reason,
+            stop_price=self.stop_price,
+            trail_price=self.trail_price,
+            trail_percent=self.trail_percent,
+            hwm=self.hwm,
+            order_class=self.order_class,
+            legs=tuple(leg.snapshot() for leg in self.legs),
+            replaced_by=self.replaced_by,
+            replaces=self.replaces,
         )
 
 
+def entry_from(
+    request: OrderRequest,
+    seq: int,
+    broker_order_id: str,
+    client_order_id: str,
+    reserve_price: Decimal,
+    now: datetime,
+) -> BookEntry:
+    """A newly accepted order's entry; only the prices its type uses are kept."""
+    kind = request.order_type
+    trailing = kind is OrderType.TRAILING_STOP
+
+    def price(value: Decimal | None, used: bool) -> Decimal | None:
+        return normalize(value) if used and value is not None else None
+
+    return BookEntry(
+        seq=seq,
+        broker_order_id=broker_order_id,
+        client_order_id=client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        qty=normalize(request.qty),
+        order_type=kind,
+        time_in_force=request.time_in_force,
+        limit_price=price(request.limit_price, kind.has_limit),
+        stop_price=price(request.stop_price, kind.has_stop),
+        trail_price=price(request.trail_price, trailing),
+        trail_percent=price(request.trail_percent, trailing),
+        order_class=request.order_class,
+        reserve_price=reserve_price,
+        submitted_at=now,
+        updated_at=now,
+    )
+
+
 class ExchangeOrders:
-    """Orders by exchange id and by client id (unique forever), in submission order."""
+    """Orders by exchange id and by client id (unique forever), in submission order, with
+    the open ones indexed by the price that makes them trade (see TriggerIndex)."""
 
     def __init__(self) -> None:
         self._by_id: dict[str, BookEntry] = {}
@@ -89,6 +149,7 @@ class ExchangeOrders:
         self._open: dict[str, BookEntry] = {}  # insertion order is submission order (FIFO)
         # the same open orders per symbol, so a minute's matching reads only its symbol's
         self._open_by_symbol: dict[str, dict[str, BookEntry]] = {}
+        self.index = TriggerIndex()
 
     def __iter__(self) -> Iterator[BookEntry]:
         return iter(self._by_id.values())
@@ -105,9 +166,12 @@ class ExchangeOrders:
         self._by_client_id[entry.client_order_id] = entry
         self._open[entry.broker_order_id] = entry
         self._open_by_symbol.setdefault(entry.symbol, {})[entry.broker_order_id] = entry
+        self.index.place(entry)
 
     def settle(self, entry: BookEntry) -> None:
-        """Drop a closed order from the open set (it stays in the history)."""
+        """Drop a closed order from the open set (it stays in the history); re-index an open
+        one whose trading price changed (triggered, activated, a trailing stop moved)."""
+        self.index.place(entry)
         if not entry.is_open:
             self._open.pop(entry.broker_order_id, None)
             self._open_by_symbol.get(entry.symbol, {}).pop(entry.broker_order_id, None)

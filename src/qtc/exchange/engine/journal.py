@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from qtc.domain.decimals import dec_str
-from qtc.domain.enums import OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderClass, OrderType, Side, TimeInForce
 from qtc.domain.errors import QTCError
 from qtc.domain.market import Bar
-from qtc.domain.orders import BrokerOrder, OrderRequest
+from qtc.domain.orders import BrokerOrder, OrderRequest, ReplaceRequest
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.store.jsonl import FsyncCounter, append_line, make_private_dir, repair_tail
 
@@ -37,8 +37,23 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value is not None else None
 
 
+_PRICES = (
+    "limit_price",
+    "stop_price",
+    "trail_price",
+    "trail_percent",
+    "take_profit_limit_price",
+    "stop_loss_stop_price",
+    "stop_loss_limit_price",
+)
+
+
+def _dec(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None else None
+
+
 def _request_json(request: OrderRequest) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "client_order_id": request.client_order_id,
         "symbol": request.symbol,
         "side": request.side.value,
@@ -47,10 +62,16 @@ def _request_json(request: OrderRequest) -> dict[str, Any]:
         "time_in_force": request.time_in_force.value,
         "limit_price": dec_str(request.limit_price),
     }
+    if request.order_class is not OrderClass.SIMPLE:
+        record["order_class"] = request.order_class.value
+    for name in _PRICES[1:]:  # absent when unset, so older journals read the same
+        value = getattr(request, name)
+        if value is not None:
+            record[name] = dec_str(value)
+    return record
 
 
 def _request_from(data: Mapping[str, Any]) -> OrderRequest:
-    limit = data.get("limit_price")
     return OrderRequest(
         client_order_id=data["client_order_id"],
         symbol=data["symbol"],
@@ -58,7 +79,31 @@ def _request_from(data: Mapping[str, Any]) -> OrderRequest:
         qty=Decimal(data["qty"]),
         order_type=OrderType(data["order_type"]),
         time_in_force=TimeInForce(data["time_in_force"]),
-        limit_price=Decimal(limit) if limit is not None else None,
+        order_class=OrderClass(data.get("order_class", "simple")),
+        **{name: _dec(data.get(name)) for name in _PRICES},
+    )
+
+
+def _replace_json(request: ReplaceRequest) -> dict[str, Any]:
+    return {
+        "qty": dec_str(request.qty),
+        "time_in_force": request.time_in_force.value if request.time_in_force else None,
+        "limit_price": dec_str(request.limit_price),
+        "stop_price": dec_str(request.stop_price),
+        "trail": dec_str(request.trail),
+        "client_order_id": request.client_order_id,
+    }
+
+
+def _replace_from(data: Mapping[str, Any]) -> ReplaceRequest:
+    tif = data.get("time_in_force")
+    return ReplaceRequest(
+        qty=_dec(data.get("qty")),
+        time_in_force=TimeInForce(tif) if tif is not None else None,
+        limit_price=_dec(data.get("limit_price")),
+        stop_price=_dec(data.get("stop_price")),
+        trail=_dec(data.get("trail")),
+        client_order_id=data.get("client_order_id"),
     )
 
 
@@ -214,6 +259,8 @@ class JournaledEngine(ExchangeEngine):
             super().submit(_request_from(record["request"]), now)  # type: ignore[arg-type]
         elif op == "cancel":
             super().cancel(record["id"], now)  # type: ignore[arg-type]
+        elif op == "replace":
+            super().replace(record["id"], _replace_from(record["request"]), now)  # type: ignore[arg-type]
         elif op == "cancel_all":
             super().cancel_all(now)  # type: ignore[arg-type]
         elif op == "minute":
@@ -241,6 +288,16 @@ class JournaledEngine(ExchangeEngine):
     def cancel(self, broker_order_id: str, now: datetime) -> BrokerOrder:
         self._write({"op": "cancel", "now": _time(now), "id": broker_order_id}, deferred=True)
         return super().cancel(broker_order_id, now)
+
+    def replace(self, broker_order_id: str, request: ReplaceRequest, now: datetime) -> BrokerOrder:
+        record = {
+            "op": "replace",
+            "now": _time(now),
+            "id": broker_order_id,
+            "request": _replace_json(request),
+        }
+        self._write(record, deferred=True)
+        return super().replace(broker_order_id, request, now)
 
     def cancel_all(self, now: datetime) -> builtins.list[BrokerOrder]:
         self._write({"op": "cancel_all", "now": _time(now)}, deferred=True)
