@@ -24,9 +24,9 @@ class Strategy:
                     "action": "buy",
                     "quantity": 5,
                     "order_type": "limit",
-                    "price": round(price * 1.01, 2),
+                    "price": round(price * 1.001, 2),
                     "order_class": "bracket",
-                    "take_profit": {"limit_price": round(price * 1.002, 2)},
+                    "take_profit": {"limit_price": round(price * 1.003, 2)},
                     "stop_loss": {"stop_price": round(price * 0.998, 2)},
                 },
             ]
