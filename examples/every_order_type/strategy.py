@@ -1,4 +1,4 @@
-"""Every order type once: a bracket entry, stops, a trailing stop, an OCO, an OTO, a resting
+"""Every order type once: a notional buy, a bracket entry, stops, a trailing stop, an OCO, an OTO, a resting
 limit that is replaced and then canceled. Prices are set just around the current one, so that
 stops trigger within minutes on a moving market."""
 
@@ -19,6 +19,7 @@ class Strategy:
         if self.minute == 1:
             return [
                 {"symbol": SYMBOL, "action": "buy", "quantity": 40},
+                {"symbol": SYMBOL, "action": "buy", "notional": 1000},
                 {
                     "symbol": SYMBOL,
                     "action": "buy",

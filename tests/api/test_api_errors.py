@@ -19,6 +19,7 @@ from qtc.domain.enums import OrderType, Side, TimeInForce
 from qtc.domain.errors import BrokerUnavailable
 from qtc.domain.orders import Order
 from qtc.domain.portfolio import Portfolio
+from qtc.domain.signals import ReplaceIntent
 from qtc.tracking.ports import StatusFilter, TeamEvent
 
 
@@ -46,6 +47,9 @@ class BrokenTracker:
         raise NotImplementedError
 
     async def cancel(self, team_id: str, order_id: str) -> Order:
+        raise BrokerUnavailable("connection reset")
+
+    async def replace(self, team_id: str, order_id: str, intent: ReplaceIntent) -> Order:
         raise BrokerUnavailable("connection reset")
 
     def portfolio(self, team_id: str) -> Portfolio:

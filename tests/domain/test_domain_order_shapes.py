@@ -273,3 +273,31 @@ def test_a_bracket_reserves_for_its_entry_then_for_one_exit() -> None:
         leg.status = OrderStatus.NEW
     after_entry = reservations(exits, PRICES)  # the entry filled: it is no longer open
     assert after_entry.cash == 0 and after_entry.shares == {"AAPL": Decimal(10)}
+
+
+def test_a_notional_order_gives_an_amount_and_is_sized_at_the_price() -> None:
+    order = intent(quantity=None, notional="1000")
+    assert order.notional == 1000 and order.quantity == Decimal(5)  # at 200
+    assert intent_record(order)["notional"] == "1000"
+    crypto = intent(symbol="BTC/USD", quantity=None, notional="50.5")
+    assert crypto.quantity == Decimal("0.000561111")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"notional": 100}, "give quantity or notional, not both"),
+        ({"quantity": None, "notional": "0.5"}, "notional must be at least 1"),
+        ({"quantity": None, "notional": "10.001"}, "with at most 2 decimals"),
+        (
+            {"quantity": None, "notional": 100, "order_type": "limit", "price": 1},
+            "a notional order is a market order, not limit",
+        ),
+        (
+            {"quantity": None, "notional": 100, "time_in_force": "gtc"},
+            "a notional order of AAPL is day, not gtc",
+        ),
+    ],
+)
+def test_notional_follows_alpacas_rules(fields: dict[str, Any], message: str) -> None:
+    assert message in refused(**fields)

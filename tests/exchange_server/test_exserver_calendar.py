@@ -13,6 +13,7 @@ def test_calendar_lists_sessions_with_their_new_york_hours(harness: Harness) -> 
     days = harness.trading.get_calendar(
         GetCalendarRequest(start=date(2025, 3, 1), end=date(2025, 3, 9))
     )
+    assert isinstance(days, list)
     assert [d.date for d in days] == [date(2025, 3, d) for d in (3, 4, 5, 6, 7)]
     assert days[0].open == datetime(2025, 3, 3, 9, 30)
     assert days[0].close == datetime(2025, 3, 3, 16, 0)

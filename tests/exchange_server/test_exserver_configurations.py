@@ -20,6 +20,7 @@ def test_configurations_default_as_alpaca_paper(harness: Harness) -> None:
 def test_no_shorting_turns_shorting_off_and_on(harness: Harness) -> None:
     client = harness.trading
     config = client.get_account_configurations()
+    assert isinstance(config, AccountConfiguration)
     config.no_shorting = True
     config.trade_confirm_email = "none"
     answered = client.set_account_configurations(config)

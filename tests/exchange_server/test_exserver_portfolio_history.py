@@ -23,7 +23,7 @@ def test_minute_history_follows_the_account_equity(harness: Harness) -> None:
     assert len(history.timestamp) == len(history.equity) == 6  # the minute before start, then 5
     assert history.timestamp == sorted(history.timestamp)
     assert {b - a for a, b in zip(history.timestamp, history.timestamp[1:], strict=False)} == {60}
-    assert history.equity[-1] == pytest.approx(float(client.get_account().equity))
+    assert history.equity[-1] == pytest.approx(float(str(client.get_account().equity)))
     assert history.base_value == history.equity[0]
     assert history.profit_loss[-1] == pytest.approx(history.equity[-1] - history.equity[0])
 
@@ -38,7 +38,7 @@ def test_coarser_timeframes_and_days(harness: Harness) -> None:
     assert 2 <= len(quarter.timestamp) <= 4
     daily = client.get_portfolio_history(GetPortfolioHistoryRequest(period="1W", timeframe="1D"))
     assert len(daily.timestamp) == 1
-    assert daily.equity[-1] == pytest.approx(float(client.get_account().equity))
+    assert daily.equity[-1] == pytest.approx(float(str(client.get_account().equity)))
 
 
 def test_a_bad_period_or_timeframe_is_422(harness: Harness) -> None:

@@ -110,7 +110,7 @@ def test_close_all_positions_cancels_orders_and_closes_each(harness: Harness) ->
     assert client.get_order_by_id(resting.id).status == OrderStatus.CANCELED
     harness.advance(3)  # what the minute's liquidity did not fill at once fills from the bars
     assert client.get_all_positions() == []
-    assert Decimal(client.get_account().short_market_value) == 0
+    assert Decimal(str(client.get_account().short_market_value)) == 0
 
 
 def test_close_all_positions_reports_what_open_orders_hold(harness: Harness) -> None:

@@ -65,10 +65,10 @@ def test_a_queued_order_reserves_buying_power_and_can_be_canceled(harness: Harne
         )
     )
     assert order.status == OrderStatus.ACCEPTED
-    assert Decimal(client.get_account().buying_power) == Decimal(100000) - 3000
+    assert Decimal(str(client.get_account().buying_power)) == Decimal(100000) - 3000
     client.cancel_order_by_id(order.id)
     assert client.get_order_by_id(order.id).status == OrderStatus.CANCELED
-    assert Decimal(client.get_account().buying_power) == Decimal(100000)
+    assert Decimal(str(client.get_account().buying_power)) == Decimal(100000)
     harness.advance(MINUTES_TO_OPEN + 2)
     assert client.get_order_by_id(order.id).status == OrderStatus.CANCELED
     assert harness.executions() == []
@@ -89,4 +89,4 @@ def test_a_weekend_order_is_accepted_at_the_last_close(calendar: MarketCalendar)
     with serve_exchange(calendar, start=saturday) as weekend:
         order = weekend.trading.submit_order(_market("MSFT", 2))
         assert order.status == OrderStatus.ACCEPTED
-        assert Decimal(weekend.trading.get_account().buying_power) < Decimal(100000)
+        assert Decimal(str(weekend.trading.get_account().buying_power)) < Decimal(100000)

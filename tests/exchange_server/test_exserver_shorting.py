@@ -93,15 +93,15 @@ def test_short_proceeds_never_count_as_buying_power(harness: Harness) -> None:
     client = harness.trading
     client.submit_order(_market("MSFT", 100, OrderSide.SELL))
     account = client.get_account()
-    cash = Decimal(account.cash)
-    short_value = Decimal(account.short_market_value)
-    equity = Decimal(account.equity)
+    cash = Decimal(str(account.cash))
+    short_value = Decimal(str(account.short_market_value))
+    equity = Decimal(str(account.equity))
     assert short_value < 0
-    assert Decimal(account.long_market_value) == 0
+    assert Decimal(str(account.long_market_value)) == 0
     assert equity == cash + short_value
     # cash minus the proceeds, minus the short's 100% margin
-    assert Decimal(account.buying_power) == cash + 2 * short_value
-    assert Decimal(account.buying_power) < equity < Decimal(100000)
+    assert Decimal(str(account.buying_power)) == cash + 2 * short_value
+    assert Decimal(str(account.buying_power)) < equity < Decimal(100000)
 
     # a short the account cannot margin is refused, whatever the proceeds would be
     with pytest.raises(APIError) as refused:
@@ -112,8 +112,8 @@ def test_short_proceeds_never_count_as_buying_power(harness: Harness) -> None:
     one = client.submit_order(_market("AAPL", 1, OrderSide.BUY))
     price = Decimal(str(one.filled_avg_price))
     account = client.get_account()
-    qty = int(Decimal(account.buying_power) / price) + 5
-    assert qty * price * Decimal("1.01") < Decimal(account.cash)
+    qty = int(Decimal(str(account.buying_power)) / price) + 5
+    assert qty * price * Decimal("1.01") < Decimal(str(account.cash))
     with pytest.raises(APIError) as refused:
         client.submit_order(_market("AAPL", qty, OrderSide.BUY))
     assert refused.value.message.startswith("insufficient buying power")
@@ -121,7 +121,7 @@ def test_short_proceeds_never_count_as_buying_power(harness: Harness) -> None:
 
 def test_an_open_short_sell_reserves_its_margin(harness: Harness) -> None:
     client = harness.trading
-    before = Decimal(client.get_account().buying_power)
+    before = Decimal(str(client.get_account().buying_power))
     client.submit_order(
         LimitOrderRequest(
             symbol="AAPL",
@@ -131,7 +131,7 @@ def test_an_open_short_sell_reserves_its_margin(harness: Harness) -> None:
             limit_price=9999,
         )
     )
-    assert Decimal(client.get_account().buying_power) == before - 10 * 9999
+    assert Decimal(str(client.get_account().buying_power)) == before - 10 * 9999
 
 
 def test_crypto_is_never_shorted(harness: Harness) -> None:

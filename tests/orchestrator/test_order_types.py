@@ -77,6 +77,7 @@ async def test_every_order_type_is_placed_tracked_and_filled_once(tmp_path: Path
     assert len(replaced) == 1
     new = tracker.get_order(TEAM, replaced[0].replaced_by or "")
     assert new is not None and new.replaces == replaced[0].order_id
+    assert new.limit_price is not None and replaced[0].limit_price is not None
     assert new.status.value == "canceled" and new.limit_price > replaced[0].limit_price
 
     # every execution at the exchange is one ledger line, at its price, and nothing else
@@ -96,6 +97,12 @@ async def test_every_order_type_is_placed_tracked_and_filled_once(tmp_path: Path
     assert len(journal.executions) == len(exchange), "an execution the team does not know of"
     fired = {o.order_type.value for o in views if o is not None and o.filled_qty > 0}
     assert {"market", "limit"} <= fired and fired & {"stop", "trailing_stop", "stop_limit"}
+    # a notional buy spent (about) its amount on what it came to
+    (notional,) = [o for o in views if o.notional is not None]
+    assert notional.status.value == "filled" and notional.quantity == notional.filled_qty
+    assert notional.filled_avg_price is not None
+    spent = notional.filled_qty * notional.filled_avg_price
+    assert Decimal(999) < spent <= Decimal(1000)
     # the portfolio is the fold of the ledger
     cash = Decimal(100_000)
     for r in lines(team_file(tmp_path, TEAM, "trades.jsonl")):

@@ -12,11 +12,12 @@ from decimal import Decimal
 from qtc.brokers.base import MAX_LIST_LIMIT, ListStatus
 from qtc.domain.decimals import ZERO
 from qtc.domain.enums import OrderStatus, TradeEvent
-from qtc.domain.errors import OrderNotCancelable, OrderNotFound
+from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
 from qtc.domain.errors import UnreadableOrder as UnreadableOrderError
 from qtc.domain.orders import (
     BrokerOrder,
     OrderRequest,
+    ReplaceRequest,
     StreamConnected,
     TradeUpdate,
     UnreadableOrder,
@@ -152,6 +153,10 @@ class ModelVenue:
         self.by_client[request.client_order_id] = broker_id
         self.emit(vo, TradeEvent.NEW)
         return self.snapshot(vo)
+
+    async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
+        """The model's commands never replace (replace is proved by the contract suite)."""
+        raise OrderRejected("the model venue does not replace orders")
 
     async def cancel(self, broker_order_id: str) -> None:
         vo = self.orders.get(broker_order_id)

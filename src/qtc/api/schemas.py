@@ -93,6 +93,7 @@ class OrderOut(Shape):
         default=None, description="A bracket/oco/oto leg: the order_id of its group's order."
     )
     replaces: str | None = Field(default=None, description="The order_id this one replaced.")
+    notional: str | None = _dec("A notional order's dollar amount (quantity: what it buys)", None)
     replaced_by: str | None = Field(
         default=None, description="The order_id that replaced this one (status replaced)."
     )

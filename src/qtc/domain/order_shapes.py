@@ -30,7 +30,15 @@ _AUCTION = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 _RESTING = frozenset({TimeInForce.DAY, TimeInForce.GTC})
 SHAPE_KEYS = frozenset(
-    {"stop_price", "trail_price", "trail_percent", "order_class", "take_profit", "stop_loss"}
+    {
+        "stop_price",
+        "trail_price",
+        "trail_percent",
+        "order_class",
+        "take_profit",
+        "stop_loss",
+        "notional",
+    }
 )
 
 
@@ -191,3 +199,19 @@ def _class_problem(shape: OrderShape, side: Side) -> str | None:
             f"stop_loss.stop_price {dec_str(stop)}"
         )
     return None
+
+
+def notional_problem(
+    order_type: OrderType, tif: TimeInForce, order_class: OrderClass, symbol: str
+) -> str | None:
+    """What keeps an order from being sized by `notional` (a dollar amount), as on Alpaca:
+    market orders only, `day` for stocks and `gtc`/`ioc` for crypto, no order classes."""
+    if order_type is not OrderType.MARKET:
+        return f"a notional order is a market order, not {order_type.value}"
+    if order_class is not OrderClass.SIMPLE:
+        return f"a notional order cannot be {order_class.value}"
+    if is_crypto(symbol):
+        return None if tif in CRYPTO_TIME_IN_FORCE else "crypto trades gtc or ioc"
+    return (
+        None if tif is TimeInForce.DAY else f"a notional order of {symbol} is day, not {tif.value}"
+    )

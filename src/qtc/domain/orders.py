@@ -31,6 +31,9 @@ class OrderRequest:
     take_profit_limit_price: Decimal | None = None
     stop_loss_stop_price: Decimal | None = None
     stop_loss_limit_price: Decimal | None = None
+    # a dollar amount instead of a quantity (market orders of fractionable assets); `qty` is
+    # then the platform's estimate, and the broker buys or sells what the amount buys
+    notional: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class BrokerOrder:
     legs: tuple[BrokerOrder, ...] = ()
     replaced_by: str | None = None  # broker ids of the order this one became / replaced
     replaces: str | None = None
+    notional: Decimal | None = None  # a notional order's amount (`qty` what it came to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,7 @@ class Order:
     parent_id: str | None = None  # a bracket/oco/oto leg: our id of the order it belongs to
     replaces: str | None = None  # our id of the order this one replaced
     replaced_by: str | None = None
+    notional: Decimal | None = None  # a notional order: `quantity` is what the broker says
 
     @property
     def is_open(self) -> bool:

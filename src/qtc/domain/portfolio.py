@@ -187,7 +187,11 @@ def reservations(
             exits_counted.add(order.parent_id)
         if order.side is Side.BUY:
             last = prices.get(order.symbol, order.requested_price)
-            cash += remaining * buy_reserve_price(order, last, market_margin)
+            held = remaining * buy_reserve_price(order, last, market_margin)
+            if order.notional is not None:  # a notional buy spends its amount, never more
+                spent = order.filled_qty * (order.filled_avg_price or ZERO)
+                held = min(held, max(order.notional - spent, ZERO))
+            cash += held
         else:
             shares[order.symbol] = shares.get(order.symbol, ZERO) + remaining
     return Reservations(cash=cash, shares=shares)

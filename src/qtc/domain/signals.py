@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from qtc.domain.decimals import Kind, NotANumber, bounded_decimal, dec_str, decimal_places
 from qtc.domain.enums import OrderClass, OrderType, Side, TimeInForce
 from qtc.domain.errors import InvalidSignal
 from qtc.domain.market import is_crypto
-from qtc.domain.order_shapes import SHAPE_KEYS, price_of, read_shape
+from qtc.domain.order_shapes import SHAPE_KEYS, notional_problem, price_of, read_shape
 
 MAX_QTY_DECIMALS = 9
 _KNOWN_KEYS = (
@@ -42,6 +42,7 @@ class OrderIntent:
     take_profit_limit_price: Decimal | None = None
     stop_loss_stop_price: Decimal | None = None
     stop_loss_limit_price: Decimal | None = None
+    notional: Decimal | None = None  # a dollar amount: `quantity` is then an estimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def intent_record(intent: Intent) -> dict[str, Any]:
         "time_in_force": intent.time_in_force.value,
     }
     optional = {
+        "notional": dec_str(intent.notional),
         "stop_price": dec_str(intent.stop_price),
         "trail_price": dec_str(intent.trail_price),
         "trail_percent": dec_str(intent.trail_percent),
@@ -157,13 +159,15 @@ def validate_signal(
     if not isinstance(symbol, str) or symbol not in universe:
         raise InvalidSignal(f"unknown symbol {symbol!r}", dict(signal))
 
-    if "quantity" not in signal:
-        raise InvalidSignal("quantity is missing", dict(signal))
-    quantity = _number(signal, "quantity")
-    if decimal_places(quantity) > MAX_QTY_DECIMALS:
-        raise InvalidSignal(
-            f"quantity {quantity} has more than {MAX_QTY_DECIMALS} decimals", dict(signal)
-        )
+    notional = _notional(signal)
+    if notional is None:
+        if "quantity" not in signal:
+            raise InvalidSignal("quantity is missing", dict(signal))
+        quantity = _number(signal, "quantity")
+        if decimal_places(quantity) > MAX_QTY_DECIMALS:
+            raise InvalidSignal(
+                f"quantity {quantity} has more than {MAX_QTY_DECIMALS} decimals", dict(signal)
+            )
 
     order_type = _choice(signal, "order_type", OrderType, OrderType.MARKET.value)
     default_tif = TimeInForce.GTC.value if is_crypto(symbol) else TimeInForce.DAY.value
@@ -181,6 +185,14 @@ def validate_signal(
         price = current_prices[symbol]
     else:
         raise InvalidSignal(f"price is missing and {symbol} has no current price", dict(signal))
+    if notional is not None:
+        problem = notional_problem(order_type, tif, order_class, symbol)
+        if problem is not None:
+            raise InvalidSignal(problem, dict(signal))
+        # an estimate for the reservation; the broker says what the amount really buys
+        quantity = (notional / price).quantize(Decimal("1E-9"), rounding=ROUND_DOWN)
+        if quantity <= 0:
+            raise InvalidSignal(f"notional {dec_str(notional)} buys nothing of {symbol}", signal)
     try:
         bounded_decimal(quantity * price, "notional")
     except NotANumber as e:
@@ -203,7 +215,26 @@ def validate_signal(
         take_profit_limit_price=shape.take_profit_limit_price,
         stop_loss_stop_price=shape.stop_loss_stop_price,
         stop_loss_limit_price=shape.stop_loss_limit_price,
+        notional=notional,
     )
+
+
+def _notional(signal: Mapping[str, Any]) -> Decimal | None:
+    """A signal's dollar amount, when it gives one instead of a quantity."""
+    if signal.get("notional") is None:
+        return None
+    if signal.get("quantity") is not None:
+        raise InvalidSignal("give quantity or notional, not both", dict(signal))
+    try:
+        amount = bounded_decimal(signal["notional"], "notional")
+    except NotANumber as e:
+        raise InvalidSignal(str(e), _printable(signal)) from e
+    if amount < 1 or decimal_places(amount) > 2:
+        raise InvalidSignal(
+            f"notional must be at least 1 with at most 2 decimals, got {dec_str(amount)}",
+            dict(signal),
+        )
+    return amount
 
 
 def _replace_intent(signal: Mapping[str, Any], order_id: str) -> ReplaceIntent:

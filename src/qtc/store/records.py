@@ -141,4 +141,5 @@ def order_from_dict(data: dict[str, Any]) -> Order:
         parent_id=data.get("parent_id"),
         replaces=data.get("replaces"),
         replaced_by=data.get("replaced_by"),
+        notional=_opt_dec(data.get("notional")),
     )

@@ -77,6 +77,9 @@ class Applier:
             order = self._adopt(snap, out)
             if order is None:
                 return out
+        if order.notional is not None and snap.qty > 0 and snap.qty != order.quantity:
+            order.quantity = snap.qty  # what the amount came to, in the broker's word
+            self.recorder.mark_dirty(order.team_id, order)
         held = self.ledger.held(order.order_id)
         change = decide(
             order, snap, status, at, held, execution_id=execution_id, qty=qty, price=price

@@ -35,7 +35,8 @@ def check_affordable(
     if intent.side is Side.BUY:
         last = prices.get(intent.symbol, intent.requested_price)
         price = buy_reserve_price(intent, last, market_margin)
-        cost = intent.quantity * price
+        # a notional buy spends its amount, never more
+        cost = intent.quantity * price if intent.notional is None else intent.notional
         available = free_cash(portfolio, reserved)
         if cost > available:
             raise InvalidSignal(
@@ -76,6 +77,7 @@ def new_order(team_id: str, intent: OrderIntent, now: datetime) -> Order:
         take_profit_limit_price=intent.take_profit_limit_price,
         stop_loss_stop_price=intent.stop_loss_stop_price,
         stop_loss_limit_price=intent.stop_loss_limit_price,
+        notional=intent.notional,
     )
 
 
@@ -96,4 +98,5 @@ def order_request(order: Order) -> OrderRequest:
         take_profit_limit_price=order.take_profit_limit_price,
         stop_loss_stop_price=order.stop_loss_stop_price,
         stop_loss_limit_price=order.stop_loss_limit_price,
+        notional=order.notional,
     )

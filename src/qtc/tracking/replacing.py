@@ -28,6 +28,10 @@ def replacement(old: Order, intent: ReplaceIntent, now: datetime) -> Order:
         raise InvalidSignal(
             f"order {old.order_id} is a {old.order_class.value} order: replace its legs", signal
         )
+    if old.notional is not None:
+        raise InvalidSignal(
+            f"order {old.order_id} is a notional order: cancel it and send another", signal
+        )
     if old.status is OrderStatus.HELD:
         raise InvalidSignal(f"order {old.order_id} is held until its entry fills", signal)
     kind = old.order_type

@@ -52,6 +52,7 @@ def _has_shape(order: Order) -> bool:
         and order.parent_id is None
         and order.replaces is None
         and order.replaced_by is None
+        and order.notional is None
     )
 
 
@@ -69,5 +70,6 @@ def _shape(order: Order, show: Callable[[Decimal | None], str | None]) -> dict[s
         "parent_id": order.parent_id,
         "replaces": order.replaces,
         "replaced_by": order.replaced_by,
+        "notional": dec_str(order.notional),
     }
     return {k: v for k, v in fields.items() if v is not None}

@@ -54,6 +54,7 @@ class BookEntry:
     legs: list[BookEntry] = field(default_factory=list, repr=False)
     replaced_by: str | None = None
     replaces: str | None = None
+    amount: Decimal | None = None  # a notional order's dollar amount (`qty` what it bought)
 
     @property
     def is_open(self) -> bool:
@@ -101,6 +102,7 @@ class BookEntry:
             legs=tuple(leg.snapshot() for leg in self.legs),
             replaced_by=self.replaced_by,
             replaces=self.replaces,
+            notional=self.amount,
         )
 
 
@@ -136,6 +138,7 @@ def entry_from(
         reserve_price=reserve_price,
         submitted_at=now,
         updated_at=now,
+        amount=None if request.notional is None else normalize(request.notional),
     )
 
 

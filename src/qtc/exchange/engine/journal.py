@@ -45,6 +45,7 @@ _PRICES = (
     "take_profit_limit_price",
     "stop_loss_stop_price",
     "stop_loss_limit_price",
+    "notional",
 )
 
 

@@ -51,6 +51,7 @@ from qtc.exchange.engine.admission import (
 from qtc.exchange.engine.book import BookEntry, ExchangeOrders, entry_from
 from qtc.exchange.engine.closed_market import ClosedMarketQueue, Sessions
 from qtc.exchange.engine.legs import build_legs, is_entry, leg_of, others
+from qtc.exchange.engine.notional import sized
 from qtc.exchange.engine.outbox import Listener, Outbox
 from qtc.exchange.engine.pricing import floor_qty, quote
 from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
@@ -126,6 +127,8 @@ class ExchangeEngine:
         """Accept an order (emitting `new`, and fills if it is marketable now) or raise
         OrderRejected(reason). Returns the order as it stands after any immediate fills."""
         client_order_id = request.client_order_id or self._new_id()
+        if request.notional is not None:
+            request = sized(request, self._last.get(request.symbol), self._half_spread_bps)
         self._release_queued(now)
         queued = not self._closed_market.is_open(request.symbol, now)
         if queued:
