@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import requests
-from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce
+from alpaca.trading.enums import OrderSide, OrderStatus, TimeInForce, TradeConfirmationEmail
 from alpaca.trading.models import AccountConfiguration
 from alpaca.trading.requests import MarketOrderRequest
 
@@ -22,8 +22,9 @@ def test_no_shorting_turns_shorting_off_and_on(harness: Harness) -> None:
     config = client.get_account_configurations()
     assert isinstance(config, AccountConfiguration)
     config.no_shorting = True
-    config.trade_confirm_email = "none"
+    config.trade_confirm_email = TradeConfirmationEmail.NONE
     answered = client.set_account_configurations(config)
+    assert isinstance(answered, AccountConfiguration)
     assert (answered.no_shorting, answered.trade_confirm_email) == (True, "none")
     assert client.get_account_configurations().trade_confirm_email == "none"
     assert client.get_account().shorting_enabled is False
