@@ -196,3 +196,29 @@ async def test_replacing_a_partly_filled_order_keeps_its_fills_on_the_old_order(
     await venue.advance(1)
     assert await fills(venue, placed) == [(100, Decimal("99.5"))]
     assert await fills(venue, new) == [(30, Decimal("99.6"))]
+
+
+async def test_a_bracket_entry_canceled_after_a_partial_fill_protects_what_filled(
+    venue: Venue,
+) -> None:
+    placed = await venue.broker.submit(
+        request(
+            "150",
+            OrderType.LIMIT,
+            limit="100",
+            order_class=OrderClass.BRACKET,
+            take_profit_limit_price=Decimal("109"),
+            stop_loss_stop_price=Decimal("95"),
+        )
+    )
+    entry = await status_of(venue, placed)  # minute 0 leaves 100 shares for us
+    assert (entry.status, entry.filled_qty) == (OrderStatus.PARTIALLY_FILLED, 100)
+    held = [await venue.broker.get_order(leg.broker_order_id) for leg in placed.legs]
+    assert {leg.status for leg in held} == {OrderStatus.HELD}
+    await venue.broker.cancel(placed.broker_order_id)
+    assert (await status_of(venue, placed)).status is OrderStatus.CANCELED
+    legs = [await venue.broker.get_order(leg.broker_order_id) for leg in placed.legs]
+    assert {(leg.status, leg.qty) for leg in legs} == {(OrderStatus.NEW, Decimal(100))}
+    await venue.advance(18)  # the take-profit sells what the entry bought, no more
+    take_profit = next(leg for leg in legs if leg.order_type is OrderType.LIMIT)
+    assert await fills(venue, take_profit) == [(100, 109)]
