@@ -74,7 +74,7 @@ def test_every_documented_alpaca_status_is_read(status: str) -> None:
     assert order_from_payload(order_payload(status=status)).status == OrderStatus(status)
 
 
-@pytest.mark.parametrize("field,value", [("status", "restated"), ("type", "stop")])
+@pytest.mark.parametrize("field,value", [("status", "restated"), ("type", "butterfly")])
 def test_an_order_qtc_cannot_read_is_named_not_guessed(field: str, value: str) -> None:
     with pytest.raises(UnreadableOrder) as caught:
         order_from_payload(order_payload(**{field: value}))
@@ -111,7 +111,7 @@ def test_an_unknown_event_is_a_protocol_error() -> None:
 
 def test_a_listing_keeps_unreadable_orders_in_place_so_pages_stay_whole() -> None:
     ours = order_payload(client_order_id="alpha-01ARZ3NDEKTSV4RRFFQ69G5FAV")
-    by_hand = order_payload(id="hand-1", client_order_id="my-stop", type="stop")
+    by_hand = order_payload(id="hand-1", client_order_id="my-stop", type="options_spread")
     odd = order_payload(id="odd-1", client_order_id="alpha-01ARZ3NDEKTSV4RRFFQ69G5FAW", status="x")
     listed = orders_from_listing([by_hand, ours, odd])
     assert [o.client_order_id for o in listed] == [

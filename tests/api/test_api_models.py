@@ -40,15 +40,21 @@ def test_every_documented_answer_validates_against_its_model(stack: Stack) -> No
         for route in _documented_routes(stack):
             model: type[BaseModel] = route.response_model
             for method in (route.methods or set()) - {"HEAD"}:
-                if method == "DELETE":
-                    continue  # the cancel, below, once everything else has been read
+                if method in ("DELETE", "PATCH"):
+                    continue  # the replace and cancel, below, once everything has been read
                 answer = client.request(method, _concrete(route.path, resting.order_id))
                 assert answer.status_code == 200, (route.path, answer.text)
                 model.model_validate(answer.json())
                 checked[f"{method} {route.path}"] = model.__name__
-        cancel = client.delete(f"/api/v1/team/alpha/orders/{resting.order_id}")
+        replace = client.patch(
+            f"/api/v1/team/alpha/orders/{resting.order_id}", json={"limit_price": "99.4"}
+        )
+        assert replace.status_code == 200, replace.text
+        _model_of(stack, "PATCH").model_validate(replace.json())
+        successor = replace.json()["order_id"]
+        cancel = client.delete(f"/api/v1/team/alpha/orders/{successor}")
         assert cancel.status_code == 200, cancel.text
-        _cancel_model(stack).model_validate(cancel.json())
+        _model_of(stack, "DELETE").model_validate(cancel.json())
     # the routes a team relies on are all among those checked
     assert {
         "GET /api/v1/team/{team_id}/orders/open",
@@ -62,9 +68,9 @@ def test_every_documented_answer_validates_against_its_model(stack: Stack) -> No
     } <= set(checked)
 
 
-def _cancel_model(stack: Stack) -> type[BaseModel]:
+def _model_of(stack: Stack, method: str) -> type[BaseModel]:
     for route in _documented_routes(stack):
-        if "DELETE" in (route.methods or set()):
+        if method in (route.methods or set()):
             model: type[BaseModel] = route.response_model
             return model
-    raise AssertionError("no documented cancel route")
+    raise AssertionError(f"no documented {method} route")

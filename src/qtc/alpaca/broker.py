@@ -29,7 +29,7 @@ from typing import Any
 from alpaca.common.enums import Sort
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.requests import GetOrdersRequest
+from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest
 from alpaca.trading.stream import TradingStream
 
 from qtc.alpaca.budget import LimitedHTTPAdapter, RequestBudget, limit_rest_client
@@ -38,6 +38,7 @@ from qtc.alpaca.translate import (
     order_from_payload,
     order_request_to_alpaca,
     orders_from_listing,
+    replace_request_to_alpaca,
     trade_update_from_payload,
     translate_error,
 )
@@ -47,7 +48,6 @@ from qtc.domain.errors import (
     BrokerProtocolError,
     BrokerUnavailable,
     OrderNotFound,
-    OrderRejected,
     RateLimited,
     TransientBrokerError,
 )
@@ -242,8 +242,28 @@ class AlpacaBroker:
         return order_from_payload(raw)
 
     async def replace(self, broker_order_id: str, request: ReplaceRequest) -> BrokerOrder:
-        """Replace an open order: not yet offered by this broker (the change is refused)."""
-        raise OrderRejected("order replacement is not supported by this broker yet")
+        """Replace an open order (PATCH); returns the new order. Never resent after an ambiguous
+        failure: the new order is looked up once by its client order id, as `submit` does."""
+        if not _is_uuid(broker_order_id):
+            raise OrderNotFound(f"no order {broker_order_id!r}")
+        alpaca_request = replace_request_to_alpaca(request)
+        try:
+            raw = await self._call(
+                "replace",
+                partial(self._client.replace_order_by_id, broker_order_id, alpaca_request),
+                idempotent=False,
+            )
+        except BrokerUnavailable as unknown:
+            if request.client_order_id is None:
+                raise
+            log.warning(
+                "Replace of %s is ambiguous (%s); looking it up", broker_order_id, unknown
+            )
+            try:
+                return await self.get_order_by_client_id(request.client_order_id)
+            except (OrderNotFound, TransientBrokerError):
+                raise unknown from None
+        return order_from_payload(raw)
 
     async def cancel(self, broker_order_id: str) -> None:
         """Ask for a cancel; OrderNotCancelable if closed, OrderNotFound if unknown."""
@@ -258,7 +278,11 @@ class AlpacaBroker:
         if not _is_uuid(broker_order_id):
             raise OrderNotFound(f"no order {broker_order_id!r}")
         raw = await self._call(
-            "get_order", partial(self._client.get_order_by_id, broker_order_id), idempotent=True
+            "get_order",
+            partial(
+                self._client.get_order_by_id, broker_order_id, GetOrderByIdRequest(nested=True)
+            ),
+            idempotent=True,
         )
         return order_from_payload(raw)
 

@@ -17,13 +17,24 @@ from typing import Any
 
 import requests
 from alpaca.common.exceptions import APIError
+from alpaca.trading.enums import OrderClass as AlpacaOrderClass
 from alpaca.trading.enums import OrderSide
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopLimitOrderRequest,
+    StopLossRequest,
+    StopOrderRequest,
+    TakeProfitRequest,
+    TrailingStopOrderRequest,
+)
+from alpaca.trading.requests import OrderRequest as AlpacaOrderRequest
 
 from qtc.domain import times
 from qtc.domain.decimals import NotANumber, to_decimal
-from qtc.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from qtc.domain.errors import (
     BrokerAuthError,
     BrokerError,
@@ -36,7 +47,7 @@ from qtc.domain.errors import (
     UnreadableOrder,
 )
 from qtc.domain.events import EVENT_STATUS, parse_event, parse_status
-from qtc.domain.orders import BrokerOrder, OrderRequest, TradeUpdate
+from qtc.domain.orders import BrokerOrder, OrderRequest, ReplaceRequest, TradeUpdate
 from qtc.domain.orders import UnreadableOrder as UnreadableOrderInfo
 
 _QUOTED_STATUS = re.compile(r'"([a-z_]+)"')
@@ -63,7 +74,9 @@ def _optional_decimal(raw: Any, what: str) -> Decimal | None:
     return None if raw is None or raw == "" else _decimal(raw, what)
 
 
-def _enum(kind: type[Side] | type[OrderType] | type[TimeInForce], raw: Any) -> Any:
+def _enum(
+    kind: type[Side] | type[OrderType] | type[TimeInForce] | type[OrderClass], raw: Any
+) -> Any:
     try:
         return kind(raw)
     except ValueError as e:
@@ -71,44 +84,69 @@ def _enum(kind: type[Side] | type[OrderType] | type[TimeInForce], raw: Any) -> A
 
 
 def order_from_payload(data: Mapping[str, Any]) -> BrokerOrder:
-    """An Alpaca order JSON object as a BrokerOrder.
+    """An Alpaca order JSON object as a BrokerOrder, its legs (a bracket's, an OCO's) with it.
 
-    An order QTC cannot read (a status outside Alpaca's vocabulary, a stop or notional order
-    placed by hand) raises UnreadableOrder, which names the order; a payload that is not an
-    order at all raises BrokerProtocolError.
+    An order QTC cannot read (a status outside Alpaca's vocabulary, an options order placed by
+    hand) raises UnreadableOrder, which names the order; a payload that is not an order at all
+    raises BrokerProtocolError.
     """
     try:
         broker_id = str(data["id"])
     except (KeyError, TypeError) as e:
         raise BrokerProtocolError(f"order payload without an id: {data!r:.200}") from e
     try:
-        qty = data["qty"]
-        if qty is None:
-            raise BrokerProtocolError(f"order {broker_id} has no qty (notional order?)")
-        filled_avg = _optional_decimal(data.get("filled_avg_price"), "filled_avg_price")
-        return BrokerOrder(
-            broker_order_id=broker_id,
-            client_order_id=str(data["client_order_id"]),
-            symbol=str(data["symbol"]),
-            side=_enum(Side, data["side"]),
-            qty=_decimal(qty, "qty"),
-            order_type=_enum(OrderType, data.get("type") or data.get("order_type")),
-            time_in_force=_enum(TimeInForce, data["time_in_force"]),
-            limit_price=_optional_decimal(data.get("limit_price"), "limit_price"),
-            status=parse_status(str(data["status"])),
-            filled_qty=_optional_decimal(data.get("filled_qty"), "filled_qty") or Decimal(0),
-            # Alpaca shows 0 before any fill; the domain says "no price yet".
-            filled_avg_price=filled_avg if filled_avg else None,
-            submitted_at=parse_time(data.get("submitted_at") or data["created_at"]),
-            updated_at=parse_time(data.get("updated_at") or data["created_at"]),
-            reason=data.get("reject_reason") or data.get("reason"),
-        )
+        return _order(data, broker_id)
     except BrokerProtocolError as e:
         raise _unreadable(data, broker_id, str(e)) from e
     except KeyError as e:
         raise _unreadable(data, broker_id, f"order payload lacks {e.args[0]!r}") from e
     except TypeError as e:
         raise _unreadable(data, broker_id, f"malformed order payload: {e}") from e
+
+
+def _order(data: Mapping[str, Any], broker_id: str) -> BrokerOrder:
+    filled_qty = _optional_decimal(data.get("filled_qty"), "filled_qty") or Decimal(0)
+    notional = _optional_decimal(data.get("notional"), "notional")
+    qty = _optional_decimal(data.get("qty"), "qty")
+    if qty is None:
+        if notional is None:
+            raise BrokerProtocolError(f"order {broker_id} has neither qty nor notional")
+        qty = filled_qty  # Alpaca sizes a notional order as it fills
+    filled_avg = _optional_decimal(data.get("filled_avg_price"), "filled_avg_price")
+    legs = data.get("legs") or ()
+    if not isinstance(legs, list | tuple):
+        raise BrokerProtocolError(f"order {broker_id} has legs that are not a list")
+    return BrokerOrder(
+        broker_order_id=broker_id,
+        client_order_id=str(data["client_order_id"]),
+        symbol=str(data["symbol"]),
+        side=_enum(Side, data["side"]),
+        qty=qty,
+        order_type=_enum(OrderType, data.get("type") or data.get("order_type")),
+        time_in_force=_enum(TimeInForce, data["time_in_force"]),
+        limit_price=_optional_decimal(data.get("limit_price"), "limit_price"),
+        status=parse_status(str(data["status"])),
+        filled_qty=filled_qty,
+        # Alpaca shows 0 before any fill; the domain says "no price yet".
+        filled_avg_price=filled_avg if filled_avg else None,
+        submitted_at=parse_time(data.get("submitted_at") or data["created_at"]),
+        updated_at=parse_time(data.get("updated_at") or data["created_at"]),
+        reason=data.get("reject_reason") or data.get("reason"),
+        stop_price=_optional_decimal(data.get("stop_price"), "stop_price"),
+        trail_price=_optional_decimal(data.get("trail_price"), "trail_price"),
+        trail_percent=_optional_decimal(data.get("trail_percent"), "trail_percent"),
+        hwm=_optional_decimal(data.get("hwm"), "hwm"),
+        # Alpaca writes "" for a simple order
+        order_class=_enum(OrderClass, data.get("order_class") or "simple"),
+        legs=tuple(_order(leg, str(leg["id"])) for leg in legs),
+        replaced_by=_optional_id(data.get("replaced_by")),
+        replaces=_optional_id(data.get("replaces")),
+        notional=notional,
+    )
+
+
+def _optional_id(raw: Any) -> str | None:
+    return None if raw is None or raw == "" else str(raw)
 
 
 def _unreadable(data: Mapping[str, Any], broker_id: str, reason: str) -> UnreadableOrder:
@@ -174,22 +212,84 @@ def _exact_float(value: Decimal, what: str) -> float:
     return as_float
 
 
-def order_request_to_alpaca(request: OrderRequest) -> MarketOrderRequest | LimitOrderRequest:
-    """The domain's OrderRequest as alpaca-py's request model."""
+def _price(value: Decimal | None, what: str) -> float | None:
+    return None if value is None else _exact_float(value, what)
+
+
+def order_request_to_alpaca(request: OrderRequest) -> AlpacaOrderRequest:
+    """The domain's OrderRequest as alpaca-py's request model for its type and class (its own
+    validation applies: a ValueError from it is an OrderRejected here)."""
     common: dict[str, Any] = {
         "symbol": request.symbol,
-        "qty": _exact_float(request.qty, "quantity"),
         "side": OrderSide(request.side.value),
         "time_in_force": AlpacaTimeInForce(request.time_in_force.value),
         "client_order_id": request.client_order_id,
     }
-    if request.order_type is OrderType.LIMIT:
-        if request.limit_price is None:
-            raise OrderRejected("a limit order needs a limit price")
-        return LimitOrderRequest(
-            **common, limit_price=_exact_float(request.limit_price, "limit price")
+    if request.notional is not None:
+        common["notional"] = _exact_float(request.notional, "notional")
+    else:
+        common["qty"] = _exact_float(request.qty, "quantity")
+    if request.order_class is not OrderClass.SIMPLE:
+        common["order_class"] = AlpacaOrderClass(request.order_class.value)
+        if request.take_profit_limit_price is not None:
+            common["take_profit"] = TakeProfitRequest(
+                limit_price=_exact_float(request.take_profit_limit_price, "take-profit price")
+            )
+        if request.stop_loss_stop_price is not None:
+            common["stop_loss"] = StopLossRequest(
+                stop_price=_exact_float(request.stop_loss_stop_price, "stop-loss price"),
+                limit_price=_price(request.stop_loss_limit_price, "stop-loss limit price"),
+            )
+    limit = _price(request.limit_price, "limit price")
+    stop = _price(request.stop_price, "stop price")
+    kind = request.order_type
+    try:
+        if kind is OrderType.LIMIT:
+            return LimitOrderRequest(**common, limit_price=limit)
+        if kind is OrderType.STOP:
+            return StopOrderRequest(**common, stop_price=stop)
+        if kind is OrderType.STOP_LIMIT:
+            return StopLimitOrderRequest(**common, stop_price=stop, limit_price=limit)
+        if kind is OrderType.TRAILING_STOP:
+            return TrailingStopOrderRequest(
+                **common,
+                trail_price=_price(request.trail_price, "trail price"),
+                trail_percent=_price(request.trail_percent, "trail percent"),
+            )
+        return MarketOrderRequest(**common)
+    except ValueError as e:  # pydantic's ValidationError is one
+        raise OrderRejected(f"not an order Alpaca takes: {_first_error(e)}") from e
+
+
+def replace_request_to_alpaca(change: ReplaceRequest) -> ReplaceOrderRequest:
+    """The domain's ReplaceRequest as alpaca-py's (whose qty is whole shares only)."""
+    qty: int | None = None
+    if change.qty is not None:
+        if change.qty != change.qty.to_integral_value():
+            raise OrderRejected(f"a replacement qty must be whole shares, not {change.qty}")
+        qty = int(change.qty)
+    try:
+        return ReplaceOrderRequest(
+            qty=qty,
+            time_in_force=None
+            if change.time_in_force is None
+            else AlpacaTimeInForce(change.time_in_force.value),
+            limit_price=_price(change.limit_price, "limit price"),
+            stop_price=_price(change.stop_price, "stop price"),
+            trail=_price(change.trail, "trail"),
+            client_order_id=change.client_order_id,
         )
-    return MarketOrderRequest(**common)
+    except ValueError as e:
+        raise OrderRejected(f"not a replacement Alpaca takes: {_first_error(e)}") from e
+
+
+def _first_error(error: ValueError) -> str:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        found = errors()
+        if found:
+            return str(found[0].get("msg", error))[:200]
+    return str(error)[:200]
 
 
 def _message(error: APIError) -> str:
@@ -231,13 +331,18 @@ def translate_error(error: Exception, operation: str) -> BrokerError:
             return BrokerAuthError(text)
         if status == 403:
             # Alpaca answers 403 to an order it refuses (insufficient buying power, ...).
-            return OrderRejected(message) if operation == "submit" else BrokerAuthError(text)
+            if operation in ("submit", "replace"):
+                return OrderRejected(message)
+            return BrokerAuthError(text)
         if status == 404:
             return OrderNotFound(text)
         if status == 429:
             return RateLimited(text, retry_after=_retry_after(error))
         if status in (400, 422):
-            if operation == "submit":
+            closed = _status_in(message)
+            if operation == "replace" and closed is not None and not closed.is_open:
+                return OrderNotCancelable(message, closed)
+            if operation in ("submit", "replace"):
                 return OrderRejected(message)
             if operation == "cancel":
                 return OrderNotCancelable(message, _status_in(message))

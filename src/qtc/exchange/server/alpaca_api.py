@@ -138,7 +138,8 @@ def _stream_publisher(state: ExchangeState) -> Callable[[TradeUpdate], None]:
             signed = update.qty if update.order.side is Side.BUY else -update.qty
             positions[symbol] = positions.get(symbol, Decimal(0)) + signed
         intent = state.intent(update.order.broker_order_id)
-        state.hub.publish(trade_update_message(update, positions.get(symbol, Decimal(0)), intent))
+        position = positions.get(symbol, Decimal(0))
+        state.hub.publish(trade_update_message(update, position, intent, state.intent))
 
     return publish
 

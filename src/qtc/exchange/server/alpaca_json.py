@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from qtc.domain.decimals import dec_str
-from qtc.domain.enums import OrderStatus
+from qtc.domain.enums import OrderClass, OrderStatus
 from qtc.domain.market import Bar, is_crypto
 from qtc.domain.orders import BrokerOrder, TradeUpdate
 from qtc.exchange.engine.records import AccountSnapshot, Execution, Position
@@ -44,12 +44,25 @@ def position_symbol(symbol: str) -> str:
 
 
 def order_json(
-    order: BrokerOrder, status_override: str | None = None, position_intent: str | None = None
+    order: BrokerOrder,
+    status_override: str | None = None,
+    position_intent: str | None = None,
+    *,
+    nested: bool = True,
+    intent_of: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     """An order as `GET /v2/orders/{id}` answers it (`status_override`: the status to report
-    instead of the engine's; `position_intent`: what the exchange decided the order does)."""
+    instead of the engine's; `position_intent`: what the exchange decided the order does;
+    `nested`: a group's legs inside it, else `legs` is null as in an un-nested listing;
+    `intent_of`: a leg's position intent by its id)."""
     at = rfc3339(order.updated_at)
     status = order.status
+    legs = None
+    if nested and order.legs:
+        legs = [
+            order_json(leg, None, intent_of(leg.broker_order_id) if intent_of else None)
+            for leg in order.legs
+        ]
     return {
         "id": as_uuid(order.broker_order_id),
         "client_order_id": order.client_order_id,
@@ -60,17 +73,18 @@ def order_json(
         "expired_at": at if status == OrderStatus.EXPIRED else None,
         "canceled_at": at if status == OrderStatus.CANCELED else None,
         "failed_at": at if status == OrderStatus.REJECTED else None,
-        "replaced_at": None,
-        "replaced_by": None,
-        "replaces": None,
+        "replaced_at": at if status == OrderStatus.REPLACED else None,
+        "replaced_by": None if order.replaced_by is None else as_uuid(order.replaced_by),
+        "replaces": None if order.replaces is None else as_uuid(order.replaces),
         "asset_id": asset_id(order.symbol),
         "symbol": order.symbol,
         "asset_class": "crypto" if is_crypto(order.symbol) else "us_equity",
-        "notional": None,
+        "notional": dec_str(order.notional),
         "qty": dec_str(order.qty),
         "filled_qty": dec_str(order.filled_qty),
         "filled_avg_price": dec_str(order.filled_avg_price),
-        "order_class": "",
+        # Alpaca writes "" for a simple order
+        "order_class": "" if order.order_class is OrderClass.SIMPLE else order.order_class.value,
         "order_type": order.order_type.value,
         "type": order.order_type.value,
         "side": order.side.value,
@@ -78,25 +92,28 @@ def order_json(
         or ("buy_to_open" if order.side.value == "buy" else "sell_to_close"),
         "time_in_force": order.time_in_force.value,
         "limit_price": dec_str(order.limit_price),
-        "stop_price": None,
+        "stop_price": dec_str(order.stop_price),
         "status": status_override or status.value,
         "extended_hours": False,
-        "legs": None,
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "legs": legs,
+        "trail_percent": dec_str(order.trail_percent),
+        "trail_price": dec_str(order.trail_price),
+        "hwm": dec_str(order.hwm),
         "expires_at": None,
     }
 
 
 def trade_update_message(
-    update: TradeUpdate, position_qty: Decimal | None, position_intent: str | None = None
+    update: TradeUpdate,
+    position_qty: Decimal | None,
+    position_intent: str | None = None,
+    intent_of: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     """A `trade_updates` websocket message; fill events carry the execution and position."""
     data: dict[str, Any] = {
         "event": update.event.value,
         "timestamp": rfc3339(update.timestamp),
-        "order": order_json(update.order, position_intent=position_intent),
+        "order": order_json(update.order, position_intent=position_intent, intent_of=intent_of),
     }
     if update.execution_id is not None:
         data["execution_id"] = as_uuid(update.execution_id)

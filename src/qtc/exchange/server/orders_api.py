@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from qtc.domain.decimals import NotANumber, bounded_decimal
-from qtc.domain.enums import OrderType, Side, TimeInForce
+from qtc.domain.enums import OrderClass, OrderType, Side, TimeInForce
 from qtc.domain.errors import OrderNotCancelable, OrderNotFound, OrderRejected
-from qtc.domain.orders import BrokerOrder, OrderRequest
+from qtc.domain.orders import BrokerOrder, OrderRequest, ReplaceRequest
 from qtc.exchange.engine.matching import ExchangeEngine
 from qtc.exchange.server.alpaca_json import rfc3339
 from qtc.exchange.server.assets import canonical
@@ -33,7 +33,7 @@ from qtc.log_text import escaped
 
 log = logging.getLogger(__name__)
 
-_E = TypeVar("_E", Side, OrderType, TimeInForce)
+_E = TypeVar("_E", Side, OrderType, TimeInForce, OrderClass)
 
 
 def order_routes(state: ExchangeState) -> APIRouter:
@@ -75,7 +75,10 @@ def order_routes(state: ExchangeState) -> APIRouter:
         )
         if query.side is not None:
             orders = [o for o in orders if o.side is query.side][: query.limit]
-        return JSONResponse([state.render(o) for o in orders])
+        if query.nested:  # legs inside their parents, not listed again on their own
+            legs = {leg.broker_order_id for o in orders for leg in o.legs}
+            orders = [o for o in orders if o.broker_order_id not in legs]
+        return JSONResponse([state.render(o, nested=query.nested) for o in orders])
 
     @router.delete("/v2/orders")
     async def cancel_all_orders() -> Response:
@@ -115,15 +118,25 @@ def order_routes(state: ExchangeState) -> APIRouter:
         return Response(status_code=204, background=BackgroundTask(state.hub.release, hold))
 
     @router.patch("/v2/orders/{order_id}")
-    async def replace_order(order_id: str) -> Response:
+    async def replace_order(order_id: str, request: Request) -> Response:
+        change = _replace_request(await read_json_object(request))
+        hold = state.hub.hold()  # `replaced` and `new` follow the answer, as Alpaca's do
         try:
-            order = engine.get(order_id)
+            order = engine.replace(order_id, change, state.now())
         except OrderNotFound as e:
+            state.hub.release(hold)
             raise _not_found() from e
-        if not order.status.is_open:
-            raise _not_cancelable(order.status)
-        # The simulated engine has no replace; an honest refusal beats a fake `replaced`.
-        raise AlpacaError(422, CODE_UNPROCESSABLE, "order replace is not supported here")
+        except OrderNotCancelable as e:
+            state.hub.release(hold)
+            raise _not_cancelable(e.status) from e
+        except OrderRejected as e:
+            state.hub.release(hold)
+            raise _rejection(e.reason) from e
+        except BaseException:
+            state.hub.release(hold)
+            raise
+        log.info("Replaced order %s by %s", escaped(order_id), order.broker_order_id)
+        return JSONResponse(state.render(order), background=BackgroundTask(state.hub.release, hold))
 
     return router
 
@@ -160,26 +173,99 @@ def _submit(
 
 
 def _order_request(body: dict[str, Any]) -> OrderRequest:
-    """Read Alpaca's order body (numbers may come as JSON numbers or strings)."""
-    if body.get("notional") is not None:
-        raise AlpacaError(422, CODE_INVALID, "notional orders are not supported by this exchange")
-    if body.get("order_class") not in (None, "", "simple"):
-        raise AlpacaError(422, CODE_INVALID, "only simple orders are supported")
+    """Read Alpaca's order body (numbers may come as JSON numbers or strings): every type,
+    `order_class` with `take_profit`/`stop_loss`, and `notional` instead of `qty`."""
     symbol = body.get("symbol")
     if not isinstance(symbol, str) or not symbol:
         raise AlpacaError(422, CODE_INVALID, "symbol is required")
     client_order_id = body.get("client_order_id") or ""
     if not isinstance(client_order_id, str):
         raise AlpacaError(422, CODE_INVALID, "client_order_id must be a string")
-    limit_price = body.get("limit_price")
+    kind = _choice(OrderType, body.get("type", body.get("order_type")), "type")
+    _refuse_unused_prices(body, kind)
+    order_class = _choice(OrderClass, body.get("order_class") or "simple", "order_class")
+    take_profit = _object(body, "take_profit")
+    stop_loss = _object(body, "stop_loss")
+    qty, notional = _amount(body)
     return OrderRequest(
         client_order_id=client_order_id,
         symbol=symbol,
         side=_choice(Side, body.get("side"), "side"),
-        qty=_number(body.get("qty"), "qty"),
-        order_type=_choice(OrderType, body.get("type", body.get("order_type")), "type"),
+        qty=qty,
+        order_type=kind,
         time_in_force=_choice(TimeInForce, body.get("time_in_force"), "time_in_force"),
-        limit_price=None if limit_price is None else _number(limit_price, "limit_price"),
+        limit_price=_optional_number(body.get("limit_price"), "limit_price"),
+        stop_price=_optional_number(body.get("stop_price"), "stop_price"),
+        trail_price=_optional_number(body.get("trail_price"), "trail_price"),
+        trail_percent=_optional_number(body.get("trail_percent"), "trail_percent"),
+        order_class=order_class,
+        take_profit_limit_price=_optional_number(
+            take_profit.get("limit_price"), "take_profit.limit_price"
+        ),
+        stop_loss_stop_price=_optional_number(stop_loss.get("stop_price"), "stop_loss.stop_price"),
+        stop_loss_limit_price=_optional_number(
+            stop_loss.get("limit_price"), "stop_loss.limit_price"
+        ),
+        notional=notional,
+    )
+
+
+# the prices each type uses; any other price in the body is refused, not silently dropped
+_PRICES_OF = {
+    OrderType.MARKET: frozenset[str](),
+    OrderType.LIMIT: frozenset({"limit_price"}),
+    OrderType.STOP: frozenset({"stop_price"}),
+    OrderType.STOP_LIMIT: frozenset({"limit_price", "stop_price"}),
+    OrderType.TRAILING_STOP: frozenset({"trail_price", "trail_percent"}),
+}
+
+
+def _refuse_unused_prices(body: dict[str, Any], kind: OrderType) -> None:
+    for name in ("limit_price", "stop_price", "trail_price", "trail_percent"):
+        if body.get(name) is not None and name not in _PRICES_OF[kind]:
+            raise AlpacaError(422, CODE_INVALID, f"{name} is not allowed for {kind} orders")
+
+
+def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AlpacaError(422, CODE_INVALID, f"{name} must be an object")
+    return value
+
+
+def _amount(body: dict[str, Any]) -> tuple[Decimal, Decimal | None]:
+    """The order's qty, or its notional (the qty is then sized by the engine)."""
+    if body.get("notional") is None:
+        return _number(body.get("qty"), "qty"), None
+    if body.get("qty") is not None:
+        raise AlpacaError(422, CODE_INVALID, "qty and notional cannot both be given")
+    try:
+        notional = bounded_decimal(body["notional"], "price")
+    except NotANumber as e:
+        raise AlpacaError(422, CODE_INVALID, f"invalid notional: {str(e)[:200]}") from e
+    return Decimal(0), notional
+
+
+def _optional_number(value: Any, name: str) -> Decimal | None:
+    return None if value is None else _number(value, name)
+
+
+def _replace_request(body: dict[str, Any]) -> ReplaceRequest:
+    """Read Alpaca's replace body: `qty`, `time_in_force`, `limit_price`, `stop_price`,
+    `trail`, `client_order_id`, each optional."""
+    client_order_id = body.get("client_order_id")
+    if client_order_id is not None and not isinstance(client_order_id, str):
+        raise AlpacaError(422, CODE_INVALID, "client_order_id must be a string")
+    tif = body.get("time_in_force")
+    return ReplaceRequest(
+        qty=_optional_number(body.get("qty"), "qty"),
+        time_in_force=None if tif is None else _choice(TimeInForce, tif, "time_in_force"),
+        limit_price=_optional_number(body.get("limit_price"), "limit_price"),
+        stop_price=_optional_number(body.get("stop_price"), "stop_price"),
+        trail=_optional_number(body.get("trail"), "trail"),
+        client_order_id=client_order_id or None,
     )
 
 

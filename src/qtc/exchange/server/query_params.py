@@ -32,6 +32,7 @@ class OrderQuery:
     direction: Literal["asc", "desc"]
     symbols: list[str] | None
     side: Side | None
+    nested: bool = False  # a group's legs inside their parent instead of listed alone
 
     @property
     def fetch_limit(self) -> int:
@@ -69,8 +70,7 @@ class PageQuery:
 
 
 def parse_order_query(params: Mapping[str, str]) -> OrderQuery:
-    """Read `status`, `limit`, `after`, `until`, `direction`, `symbols`, `side` (`nested` is
-    accepted and ignored: this exchange has no multi-leg orders)."""
+    """Read `status`, `limit`, `after`, `until`, `direction`, `symbols`, `side`, `nested`."""
     status = params.get("status", "open")
     if status not in ("open", "closed", "all"):
         raise _invalid(f"invalid status {_shown(status)}")
@@ -92,6 +92,7 @@ def parse_order_query(params: Mapping[str, str]) -> OrderQuery:
         direction=_direction(params.get("direction"), "desc"),
         symbols=symbols,
         side=side,
+        nested=(params.get("nested") or "").lower() == "true",
     )
 
 

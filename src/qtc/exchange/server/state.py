@@ -99,12 +99,15 @@ class ExchangeState:
     # control: Alpaca's rarer statuses, or one no client knows)
     status_overrides: dict[str, str] = field(default_factory=dict)
 
-    def render(self, order: BrokerOrder) -> dict[str, Any]:
-        """An order as the REST API answers it, with any status override applied."""
+    def render(self, order: BrokerOrder, *, nested: bool = True) -> dict[str, Any]:
+        """An order as the REST API answers it, with any status override applied (`nested`:
+        a group's legs inside it, as every answer about one order has them)."""
         return order_json(
             order,
             self.status_overrides.get(order.broker_order_id),
             self.intent(order.broker_order_id),
+            nested=nested,
+            intent_of=self.intent,
         )
 
     def intent(self, broker_order_id: str) -> str | None:
