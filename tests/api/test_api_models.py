@@ -47,7 +47,7 @@ def test_every_documented_answer_validates_against_its_model(stack: Stack) -> No
                 model.model_validate(answer.json())
                 checked[f"{method} {route.path}"] = model.__name__
         replace = client.patch(
-            f"/api/v1/team/alpha/orders/{resting.order_id}", json={"limit_price": "99.4"}
+            f"/api/v1/team/alpha/orders/{resting.order_id}", json={"price": "99.4"}
         )
         assert replace.status_code == 200, replace.text
         _model_of(stack, "PATCH").model_validate(replace.json())

@@ -166,18 +166,6 @@ def test_cancel_all_answers_207_per_order(harness: Harness) -> None:
     assert client.get_orders() == []
 
 
-def test_replace_is_refused_clearly(harness: Harness) -> None:
-    order = harness.trading.submit_order(_limit("MSFT", 1, 1.00))
-    reply = requests.patch(
-        f"{harness.base_url}/v2/orders/{order.id}",
-        json={"qty": "2"},
-        headers=harness.auth_headers(),
-        timeout=10,
-    )
-    assert reply.status_code == 422
-    assert reply.json()["message"] == "order replace is not supported here"
-
-
 def test_partial_fills_show_in_orders_and_fill_activities(harness: Harness) -> None:
     client = harness.trading
     order = client.submit_order(

@@ -256,9 +256,7 @@ class AlpacaBroker:
         except BrokerUnavailable as unknown:
             if request.client_order_id is None:
                 raise
-            log.warning(
-                "Replace of %s is ambiguous (%s); looking it up", broker_order_id, unknown
-            )
+            log.warning("Replace of %s is ambiguous (%s); looking it up", broker_order_id, unknown)
             try:
                 return await self.get_order_by_client_id(request.client_order_id)
             except (OrderNotFound, TransientBrokerError):
