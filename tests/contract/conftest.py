@@ -31,6 +31,8 @@ MINUTES = 120
 STOCK = "AAPL"
 CRYPTO = "BTC/USD"
 MOVER = "MSFT"
+LATE = "SPY"  # its market opens at minute LATE_OPEN: orders sent before wait for it
+LATE_OPEN = 40
 BUYING_POWER = Decimal("100000")
 KEY, SECRET = "contract-key", "contract-secret"
 CONTROL_TOKEN = "contract-control-token"
@@ -57,7 +59,16 @@ def market_bars() -> list[Bar]:
             )
         )
         bars.append(mover_bar(i, t))
+        bars.append(late_bar(i, t))
     return bars
+
+
+def late_bar(i: int, t: datetime) -> Bar:
+    """SPY closes at 50 every minute before its open; from minute LATE_OPEN it opens at 52."""
+    d = Decimal
+    if i < LATE_OPEN:
+        return Bar(LATE, t, d(50), d(50), d(50), d(50), d(1000))
+    return Bar(LATE, t, d(52), d("52.5"), d("51.5"), d(52), d(1000))
 
 
 def mover_bar(i: int, t: datetime) -> Bar:
@@ -83,11 +94,12 @@ def mover_bar(i: int, t: datetime) -> Bar:
     return Bar(MOVER, t, o, h, low, c, d(1000))
 
 
-class AlwaysOpen:
-    """A calendar without sessions: every symbol trades every minute, no day ever ends."""
+class LateOpen:
+    """A calendar where every symbol trades every minute except LATE, which opens at minute
+    LATE_OPEN; no day ever ends."""
 
     def is_open(self, symbol: str, minute: datetime) -> bool:
-        return True
+        return symbol != LATE or minute >= START + timedelta(minutes=LATE_OPEN)
 
     def session_close(self, minute: datetime) -> datetime | None:
         return None
@@ -95,16 +107,18 @@ class AlwaysOpen:
 
 def new_exchange() -> tuple[ExchangeEngine, ManualClock, ReplayMarket, MinuteStepper]:
     """A fresh engine whose first minute has traded (so market orders have a price)."""
+    calendar = LateOpen()
     engine = ExchangeEngine(
         seed=7,
-        symbols=[STOCK, CRYPTO, MOVER],
+        symbols=[STOCK, CRYPTO, MOVER, LATE],
         buying_power=BUYING_POWER,
         participation=Decimal("0.1"),
         half_spread_bps=Decimal(0),
+        sessions=calendar,
     )
     clock = ManualClock(START)
     feed = ReplayMarket(market_bars())
-    driver = ExchangeDriver(engine, feed, clock, AlwaysOpen(), start=START)
+    driver = ExchangeDriver(engine, feed, clock, calendar, start=START)
     stepper = MinuteStepper(driver, clock)
     stepper.advance(1)
     return engine, clock, feed, stepper

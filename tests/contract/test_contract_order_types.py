@@ -1,7 +1,8 @@
 """Every Alpaca order type and class behaves the same on each venue (the simulated broker, and
 alpaca-py against the local exchange), on MSFT's known path (conftest.mover_bar): flat at 100
 within 99..101 for minutes 0-9, up a dollar a minute to 110 by minute 19, down to 100 by
-minute 29, a gap to 95 at minute 30. The venue starts with minute 0 traded; `advance(n)`
+minute 29, a gap to 95 at minute 30; SPY's market opens at minute 40 (conftest.late_bar),
+at 52 after closing at 50 every minute before. The venue starts with minute 0 traded; `advance(n)`
 trades the next n minutes. Half spread 0: a triggered stop fills at its stop."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from qtc.domain.enums import OrderClass, OrderStatus, OrderType, Side, TimeInFor
 from qtc.domain.ids import new_order_id
 from qtc.domain.orders import BrokerOrder, OrderRequest, ReplaceRequest
 
-from .conftest import MOVER
+from .conftest import LATE, LATE_OPEN, MOVER
 from .test_contract_broker import Venue, status_of
 
 
@@ -222,3 +223,25 @@ async def test_a_bracket_entry_canceled_after_a_partial_fill_protects_what_fille
     await venue.advance(18)  # the take-profit sells what the entry bought, no more
     take_profit = next(leg for leg in legs if leg.order_type is OrderType.LIMIT)
     assert await fills(venue, take_profit) == [(100, 109)]
+
+
+async def test_an_order_sent_while_its_market_is_closed_waits_and_fills_at_the_open(
+    venue: Venue,
+) -> None:
+    queued = await venue.broker.submit(
+        OrderRequest(
+            client_order_id=new_order_id("team1"),
+            symbol=LATE,
+            side=Side.BUY,
+            qty=Decimal(10),
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.DAY,
+        )
+    )
+    assert (queued.status, queued.filled_qty) == (OrderStatus.ACCEPTED, 0)
+    await venue.advance(LATE_OPEN - 1)  # minutes 1..39: the market is still closed
+    assert (await status_of(venue, queued)).status is OrderStatus.ACCEPTED
+    assert await fills(venue, queued) == []
+    await venue.advance(1)  # minute 40: the open's first bar
+    assert (await status_of(venue, queued)).status is OrderStatus.FILLED
+    assert await fills(venue, queued) == [(10, 52)]

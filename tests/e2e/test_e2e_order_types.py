@@ -78,7 +78,7 @@ def test_every_order_type_from_a_strategy_through_alpaca_py_lands_once(
             exchange.advance(1)
             continue
         wait_until(
-            lambda: run.poll() is not None or next_minute(data, START) != progress,
+            lambda seen=progress: run.poll() is not None or next_minute(data, START) != seen,
             30,
             f"qtc run to finish minute {progress}",
         )
