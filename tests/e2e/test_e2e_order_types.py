@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,10 @@ def _start_run(processes: Processes, folder: Path, env: dict[str, str]) -> subpr
     return processes.start(command, folder / "run.out", env)
 
 
+def _moved_on(run: subprocess.Popen[bytes], data: Path, progress: int | None) -> bool:
+    return run.poll() is not None or next_minute(data, START) != progress
+
+
 @pytest.mark.slow
 def test_every_order_type_from_a_strategy_through_alpaca_py_lands_once(
     tmp_path: Path, processes: Processes
@@ -78,9 +83,7 @@ def test_every_order_type_from_a_strategy_through_alpaca_py_lands_once(
             exchange.advance(1)
             continue
         wait_until(
-            lambda seen=progress: run.poll() is not None or next_minute(data, START) != seen,
-            30,
-            f"qtc run to finish minute {progress}",
+            partial(_moved_on, run, data, progress), 30, f"qtc run to finish minute {progress}"
         )
     assert run.wait(60) == 0, (tmp_path / "run.out").read_text()[-3000:]
 
