@@ -72,7 +72,7 @@ def test_a_team_sees_fills_live_and_cancels_a_partly_filled_order(
     expect(partial).to_be_visible(timeout=LIVE)
     order_id = partial.get_attribute("data-order")
     assert order_id
-    filled = partial.locator("td:nth-child(6)").inner_text()
+    filled = partial.locator("td:nth-child(7)").inner_text()
     partial.get_by_role("button", name=f"Cancel order {order_id}").click()
     expect(page.locator("#cancel-answer")).to_contain_text(
         f"cancel requested for order {order_id}", timeout=LIVE

@@ -4,6 +4,8 @@ nothing, and Roll back returns to the version before."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
@@ -21,6 +23,9 @@ GOOD = b"""class Strategy:
     def generate_signal(self, team, bars, current_prices):
         return None
 """
+EVERY_ORDER_TYPE = (
+    Path(__file__).parents[2] / "examples" / "every_order_type" / "strategy.py"
+).read_bytes()
 BROKEN = b"""class Strategy:
     def generate_signal(self, team, bars, current_prices)
         return None
@@ -77,3 +82,36 @@ def test_a_team_uploads_is_refused_with_reasons_and_rolls_back_from_its_page(
     )
     assert api.get(f"/api/v1/team/{TEAM}/strategy").json()["active"] == 1
     screenshot(page, "team-strategy.png")
+
+
+def test_a_team_sees_every_order_type_with_its_prices_and_legs(
+    live_run: LiveRun, page_and_requests: tuple[Page, Requests]
+) -> None:
+    page, _ = page_and_requests
+    team = "meanrev"
+    page.goto(live_run.url + "/team")
+    page.get_by_label("Team API key").fill(live_run.keys[team])
+    page.get_by_role("button", name="Open console").click()
+    expect(page.locator("#strategy-panel")).to_be_visible(timeout=LIVE)
+    page.get_by_label("Strategy files").set_input_files(
+        {"name": "strategy.py", "mimeType": "text/x-python", "buffer": EVERY_ORDER_TYPE}
+    )
+    page.get_by_role("button", name="Upload").click()
+    history = page.locator("#orders tbody tr")
+    # the type column names the group; the prices column what makes each order
+    for kind, prices in [
+        ("limit (bracket)", "limit "),
+        ("limit (bracket leg)", "limit "),
+        ("stop (bracket leg)", "stop "),
+        ("stop (oto leg)", "stop "),
+        ("stop_limit", "stop "),
+        ("trailing_stop", "trail 0.05%"),
+        ("market", "$1000"),
+    ]:
+        row = history.filter(has=page.locator("td:nth-child(5)", has_text=kind)).filter(
+            has=page.locator("td:nth-child(6)", has_text=prices)
+        )
+        expect(row.first).to_be_visible(timeout=LIVE)
+    replaced = history.filter(has=page.locator("td:nth-child(9)", has_text="replaced"))
+    expect(replaced.first).to_be_visible(timeout=LIVE)
+    screenshot(page, "team-order-types.png")

@@ -46,9 +46,27 @@ function showPortfolio(book) {
     [QTC.money(p.unrealized_pnl), QTC.signClass(p.unrealized_pnl)]]);
 }
 
+// "stop_limit", with its group: "limit (bracket leg)", "market (bracket)"
+function kind(o) {
+  if (!o.order_class) return o.order_type;
+  return `${o.order_type} (${o.order_class}${o.parent_id ? " leg" : ""})`;
+}
+
+// the prices that make the order: "stop 99.5 limit 99", "trail 0.5%", "$1000"
+function terms(o) {
+  const parts = [];
+  if (o.notional) parts.push(`$${o.notional}`);
+  if (o.stop_price) parts.push(`stop ${o.stop_price}`);
+  if (o.limit_price) parts.push(`limit ${o.limit_price}`);
+  if (o.trail_price) parts.push(`trail ${o.trail_price}`);
+  if (o.trail_percent) parts.push(`trail ${o.trail_percent}%`);
+  return parts.join(" ") || "market";
+}
+
 function showOpenOrders(orders) {
   const body = fillTable("open-orders", orders, (o) => [[o.order_id, "text"], [o.symbol],
-    [o.side], [o.quantity], [QTC.money(o.limit_price)], [o.filled_qty], [o.status]]);
+    [o.side], [o.quantity], [kind(o), "text"], [terms(o), "text"], [o.filled_qty],
+    [o.status]]);
   orders.forEach((order, i) => {
     const row = body.rows[i];
     row.dataset.order = order.order_id;
@@ -94,7 +112,7 @@ async function refresh() {
   showPortfolio(book);
   showOpenOrders(open.orders);
   const rows = fillTable("orders", orders.orders, (o) => [[o.order_id, "text"], [o.symbol],
-    [o.side], [o.quantity], [o.order_type], [QTC.money(o.limit_price)], [o.filled_qty],
+    [o.side], [o.quantity], [kind(o), "text"], [terms(o), "text"], [o.filled_qty],
     [QTC.money(o.filled_avg_price)], [o.status], [QTC.time(o.updated_at)]]);
   orders.orders.forEach((o, i) => { rows.rows[i].dataset.order = o.order_id; });
   fillTable("fills", trades.trades, (t) => [[QTC.time(t.timestamp), "text"], [t.symbol],
