@@ -9,8 +9,14 @@ from datetime import datetime
 from qtc.domain.orders import Order
 
 
+def group_of(order: Order) -> str:
+    """The key of the order's reservation group: a bracket/oco/oto leg's parent, else itself."""
+    return order.parent_id or order.order_id
+
+
 class OrderIndex:
-    """Every order held in memory, per team in creation order, plus the open set.
+    """Every order held in memory, per team in creation order, plus the open set, and the open
+    set by reservation group with the groups touched since they were last read (`touched`).
 
     Per-team maps are created lazily so that idle teams cost nothing.
     """
@@ -20,6 +26,8 @@ class OrderIndex:
         self._by_broker: dict[str, Order] = {}
         self._team: dict[str, dict[str, Order]] = {}
         self._open: dict[str, dict[str, Order]] = {}
+        self._groups: dict[str, dict[str, dict[str, Order]]] = {}  # team -> group -> open
+        self._touched: dict[str, set[str] | None] = {}  # team -> groups (None: every group)
 
     def __len__(self) -> int:
         return len(self._all)
@@ -32,6 +40,32 @@ class OrderIndex:
             self._by_broker[order.broker_order_id] = order
         if order.is_open:
             self._open.setdefault(order.team_id, {})[order.order_id] = order
+            groups = self._groups.setdefault(order.team_id, {})
+            groups.setdefault(group_of(order), {})[order.order_id] = order
+        self.touch(order)
+
+    def touch(self, order: Order) -> None:
+        """The order's fields that reservations read (status, quantities, prices) changed."""
+        touched = self._touched.get(order.team_id, set())
+        if touched is not None:
+            touched.add(group_of(order))
+            self._touched[order.team_id] = touched
+
+    def touch_team(self, team_id: str) -> None:
+        """Any of the team's open orders may have changed."""
+        self._touched[team_id] = None
+
+    def take_touched(self, team_id: str) -> set[str] | None:
+        """The team's groups touched since the last call (None: every group), forgotten."""
+        return self._touched.pop(team_id, set())
+
+    def open_group(self, team_id: str, group: str) -> list[Order]:
+        """The team's open orders in one reservation group."""
+        return list(self._groups.get(team_id, {}).get(group, {}).values())
+
+    def open_groups(self, team_id: str) -> list[str]:
+        """The keys of the team's reservation groups with an open order."""
+        return list(self._groups.get(team_id, {}))
 
     def index_broker_id(self, order: Order) -> None:
         """Find the order by the broker's id from now on (once it is known)."""
@@ -53,6 +87,17 @@ class OrderIndex:
             team_open.pop(order.order_id, None)
             if not team_open:
                 del self._open[order.team_id]
+        groups = self._groups.get(order.team_id)
+        if groups is not None:
+            key = group_of(order)
+            members = groups.get(key)
+            if members is not None:
+                members.pop(order.order_id, None)
+                if not members:
+                    del groups[key]
+            if not groups:
+                del self._groups[order.team_id]
+        self.touch(order)
 
     def drop(self, order: Order) -> None:
         """Forget an order entirely (cleanup of old history)."""

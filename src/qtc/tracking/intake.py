@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,10 +13,10 @@ from qtc.domain.ids import new_order_id
 from qtc.domain.orders import Order, OrderRequest
 from qtc.domain.portfolio import (
     Portfolio,
+    Reservations,
     buy_reserve_price,
     free_cash,
     free_shares,
-    reservations,
 )
 from qtc.domain.signals import OrderIntent, intent_record
 
@@ -24,12 +24,11 @@ from qtc.domain.signals import OrderIntent, intent_record
 def check_affordable(
     intent: OrderIntent,
     portfolio: Portfolio,
-    open_orders: Iterable[Order],
+    reserved: Reservations,
     prices: Mapping[str, Decimal],
     market_margin: Decimal,
 ) -> None:
-    """Raise InvalidSignal unless what is free (after open orders' reservations) covers it."""
-    reserved = reservations(open_orders, prices, market_margin)
+    """Raise InvalidSignal unless what is free (after what open orders reserve) covers it."""
     what = f"{intent.side.value} {dec_str(intent.quantity)} {intent.symbol}"
     signal = intent_record(intent)
     if intent.side is Side.BUY:

@@ -118,6 +118,10 @@ class Recorder:
     def mark_dirty(self, team_id: str, order: Order | None = None) -> None:
         """The team's open orders changed (`order`: only that one): rewrite its file once the
         current burst is over."""
+        if order is None:
+            self.book.touch_team(team_id)
+        else:
+            self.book.touch(order)
         self.checkpoints.mark_dirty(team_id, order)
 
     def flush_soon(self) -> None:

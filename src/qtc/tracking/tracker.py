@@ -30,6 +30,7 @@ from qtc.domain.errors import (
 )
 from qtc.domain.events import EVENT_STATUS
 from qtc.domain.orders import BrokerOrder, Order, StreamConnected, TradeUpdate
+from qtc.domain.portfolio import reservations
 from qtc.domain.signals import OrderIntent, ReplaceIntent
 from qtc.store.base import Store
 from qtc.tracking.applier import Applier
@@ -45,6 +46,7 @@ from qtc.tracking.queries import TrackerQueries
 from qtc.tracking.reconcile import Reconciler, ReconcileResult
 from qtc.tracking.recorder import Recorder
 from qtc.tracking.replacing import as_intent, replace_request, replacement
+from qtc.tracking.reserved import TeamReservations
 
 __all__ = ["OrderTracker", "ReconcileResult"]
 
@@ -94,6 +96,7 @@ class OrderTracker(TrackerQueries):
         self.market_margin = market_margin
         self.log = logger or logging.getLogger("qtc.tracker")
         self.book = OrderIndex()
+        self.reserved = TeamReservations(self.book, market_margin)
         self.ledger = Ledger(store, self.teams, self.log)
         self.hub = EventHub(first_id=ids_from(clock.now()), retained=events_retained)
         self._prices: dict[str, Decimal] = {}
@@ -261,7 +264,7 @@ class OrderTracker(TrackerQueries):
         check_affordable(
             intent,
             self.ledger.portfolios[team_id],
-            self.book.open_orders(team_id),
+            self.reserved.of(team_id, self._prices),
             self._prices,
             self.market_margin,
         )
@@ -376,7 +379,7 @@ class OrderTracker(TrackerQueries):
         check_affordable(
             as_intent(new),
             self.ledger.portfolios[team_id],
-            others,
+            reservations(others, self._prices, self.market_margin),
             self._prices,
             self.market_margin,
         )
