@@ -5,6 +5,7 @@ replaced with `replace_order_by_id`, sized from a notional amount."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
@@ -23,6 +24,7 @@ from alpaca.trading.requests import (
     GetOrdersRequest,
     LimitOrderRequest,
     MarketOrderRequest,
+    OrderRequest,
     ReplaceOrderRequest,
     StopLimitOrderRequest,
     StopLossRequest,
@@ -39,13 +41,23 @@ def _order(answer: object) -> Order:
     return answer
 
 
+def _place(
+    harness: Harness,
+    model: type[OrderRequest],
+    symbol: str,
+    qty: float,
+    side: OrderSide,
+    tif: TimeInForce = TimeInForce.GTC,
+    **fields: Any,
+) -> Order:
+    """Submit alpaca-py's `model` request built with these fields; the exchange's answer."""
+    request = model(symbol=symbol, qty=qty, side=side, time_in_force=tif, **fields)
+    return _order(harness.trading.submit_order(request))
+
+
 def _price_of(harness: Harness, symbol: str) -> Decimal:
     """What `symbol` costs now: a market buy of one share fills at it."""
-    bought = _order(
-        harness.trading.submit_order(
-            MarketOrderRequest(symbol=symbol, qty=1, side=OrderSide.BUY, time_in_force="day")
-        )
-    )
+    bought = _place(harness, MarketOrderRequest, symbol, 1, OrderSide.BUY, TimeInForce.DAY)
     assert bought.status == OrderStatus.FILLED
     return Decimal(str(bought.filled_avg_price))
 
@@ -57,39 +69,24 @@ def _cents(value: Decimal) -> float:
 def test_stop_stop_limit_and_trailing_orders_rest_with_their_prices(harness: Harness) -> None:
     client = harness.trading
     price = _price_of(harness, "AAPL")
-    stop = _order(
-        client.submit_order(
-            StopOrderRequest(
-                symbol="AAPL",
-                qty=1,
-                side=OrderSide.BUY,
-                time_in_force=TimeInForce.GTC,
-                stop_price=_cents(price * 2),
-            )
-        )
+    stop = _place(harness, StopOrderRequest, "AAPL", 1, OrderSide.BUY, stop_price=_cents(price * 2))
+    stop_limit = _place(
+        harness,
+        StopLimitOrderRequest,
+        "AAPL",
+        1,
+        OrderSide.BUY,
+        stop_price=_cents(price * 2),
+        limit_price=_cents(price * 2 + 1),
     )
-    stop_limit = _order(
-        client.submit_order(
-            StopLimitOrderRequest(
-                symbol="AAPL",
-                qty=1,
-                side=OrderSide.BUY,
-                time_in_force=TimeInForce.GTC,
-                stop_price=_cents(price * 2),
-                limit_price=_cents(price * 2 + 1),
-            )
-        )
-    )
-    trailing = _order(
-        client.submit_order(
-            TrailingStopOrderRequest(
-                symbol="AAPL",
-                qty=1,
-                side=OrderSide.SELL,
-                time_in_force=TimeInForce.DAY,
-                trail_percent=50,
-            )
-        )
+    trailing = _place(
+        harness,
+        TrailingStopOrderRequest,
+        "AAPL",
+        1,
+        OrderSide.SELL,
+        TimeInForce.DAY,
+        trail_percent=50,
     )
     assert (stop.type, stop.status, Decimal(str(stop.stop_price))) == (
         OrderType.STOP,
@@ -108,18 +105,15 @@ def test_stop_stop_limit_and_trailing_orders_rest_with_their_prices(harness: Har
 def test_a_bracket_comes_back_with_its_legs_nested_or_listed_apart(harness: Harness) -> None:
     client = harness.trading
     price = _price_of(harness, "MSFT")
-    entry = _order(
-        client.submit_order(
-            MarketOrderRequest(
-                symbol="MSFT",
-                qty=2,
-                side=OrderSide.BUY,
-                time_in_force=TimeInForce.GTC,
-                order_class=OrderClass.BRACKET,
-                take_profit=TakeProfitRequest(limit_price=_cents(price * 2)),
-                stop_loss=StopLossRequest(stop_price=_cents(price / 2)),
-            )
-        )
+    entry = _place(
+        harness,
+        MarketOrderRequest,
+        "MSFT",
+        2,
+        OrderSide.BUY,
+        order_class=OrderClass.BRACKET,
+        take_profit=TakeProfitRequest(limit_price=_cents(price * 2)),
+        stop_loss=StopLossRequest(stop_price=_cents(price / 2)),
     )
     assert entry.order_class == OrderClass.BRACKET and entry.status == OrderStatus.FILLED
     assert entry.legs is not None
@@ -144,38 +138,30 @@ def test_a_bracket_comes_back_with_its_legs_nested_or_listed_apart(harness: Harn
 def test_an_oco_and_an_oto_place_their_exits(harness: Harness) -> None:
     client = harness.trading
     price = _price_of(harness, "AAPL")
-    client.submit_order(
-        MarketOrderRequest(symbol="AAPL", qty=4, side=OrderSide.BUY, time_in_force="day")
-    )
-    oco = _order(
-        client.submit_order(
-            LimitOrderRequest(
-                symbol="AAPL",
-                qty=2,
-                side=OrderSide.SELL,
-                time_in_force=TimeInForce.GTC,
-                order_class=OrderClass.OCO,
-                limit_price=_cents(price * 2),
-                take_profit=TakeProfitRequest(limit_price=_cents(price * 2)),
-                stop_loss=StopLossRequest(stop_price=_cents(price / 2)),
-            )
-        )
+    _place(harness, MarketOrderRequest, "AAPL", 4, OrderSide.BUY, TimeInForce.DAY)
+    oco = _place(
+        harness,
+        LimitOrderRequest,
+        "AAPL",
+        2,
+        OrderSide.SELL,
+        order_class=OrderClass.OCO,
+        limit_price=_cents(price * 2),
+        take_profit=TakeProfitRequest(limit_price=_cents(price * 2)),
+        stop_loss=StopLossRequest(stop_price=_cents(price / 2)),
     )
     assert oco.order_class == OrderClass.OCO and oco.status == OrderStatus.NEW
     (stop_leg,) = oco.legs or []
     assert stop_leg.type == OrderType.STOP and stop_leg.status == OrderStatus.NEW
-    oto = _order(
-        client.submit_order(
-            LimitOrderRequest(
-                symbol="AAPL",
-                qty=1,
-                side=OrderSide.BUY,
-                time_in_force=TimeInForce.GTC,
-                order_class=OrderClass.OTO,
-                limit_price=_cents(price / 2),
-                stop_loss=StopLossRequest(stop_price=_cents(price / 3)),
-            )
-        )
+    oto = _place(
+        harness,
+        LimitOrderRequest,
+        "AAPL",
+        1,
+        OrderSide.BUY,
+        order_class=OrderClass.OTO,
+        limit_price=_cents(price / 2),
+        stop_loss=StopLossRequest(stop_price=_cents(price / 3)),
     )
     (held,) = oto.legs or []
     assert (oto.status, held.status) == (OrderStatus.NEW, OrderStatus.HELD)
@@ -187,16 +173,8 @@ def test_an_oco_and_an_oto_place_their_exits(harness: Harness) -> None:
 def test_replace_order_by_id_links_the_old_and_the_new_order(harness: Harness) -> None:
     client = harness.trading
     price = _price_of(harness, "MSFT")
-    old = _order(
-        client.submit_order(
-            LimitOrderRequest(
-                symbol="MSFT",
-                qty=3,
-                side=OrderSide.BUY,
-                time_in_force=TimeInForce.GTC,
-                limit_price=_cents(price / 2),
-            )
-        )
+    old = _place(
+        harness, LimitOrderRequest, "MSFT", 3, OrderSide.BUY, limit_price=_cents(price / 2)
     )
     new = _order(
         client.replace_order_by_id(
