@@ -23,7 +23,8 @@ BENCHMARKS = {
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHMARKS)
+    # numbers after a name are that benchmark's sizes (`minute 10 100 1000`), read by it
+    names = [a for a in argv if not a.isdigit()] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
