@@ -1,4 +1,4 @@
-"""Overhead of one competition minute for 10, 100 and 500 teams of a trivial strategy.
+"""Overhead of one competition minute for 10, 100, 500 and 1,000 teams of a trivial strategy.
 
 With a strategy that does almost nothing, the minute's duration is the platform's overhead:
 building views, the sandbox round trip, validation, write-ahead and submission, cancels,
@@ -74,7 +74,7 @@ async def measure(teams: int, data_dir: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[2:]] if len(sys.argv) > 2 else [10, 100, 500]
+    sizes = [int(a) for a in sys.argv[2:]] if len(sys.argv) > 2 else [10, 100, 500, 1000]
     print(
         f"{'teams':>6} {'startup s':>10} {'minute p50 ms':>14} {'minute max ms':>14} "
         f"{'sandbox p50 ms':>15} {'rest p50 ms':>12} {'orders+cancels/min':>19} "
