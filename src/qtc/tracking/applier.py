@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -18,6 +18,18 @@ from qtc.tracking.change import Change, decide
 from qtc.tracking.ledger import Ledger
 from qtc.tracking.logfields import about
 from qtc.tracking.recorder import Recorder
+
+
+@dataclass(frozen=True, slots=True)
+class _Unbooked:
+    """A stream execution whose ledger line could not be written (a full disk): its own id and
+    price, kept so that the order's next report books it exactly instead of at a price derived
+    from the broker's rounded average."""
+
+    execution_id: str
+    qty: Decimal
+    price: Decimal
+    cum_qty: Decimal  # the order's cumulative filled quantity with it
 
 
 @dataclass(slots=True)
@@ -52,6 +64,7 @@ class Applier:
         self.now = now
         self.log = log
         self._unattributed: set[str] = set()
+        self._unbooked: dict[str, list[_Unbooked]] = {}  # order id -> oldest first
 
     @property
     def unattributed(self) -> frozenset[str]:
@@ -80,15 +93,53 @@ class Applier:
         if order.notional is not None and snap.qty > 0 and snap.qty != order.quantity:
             order.quantity = snap.qty  # what the amount came to, in the broker's word
             self.recorder.mark_dirty(order.team_id, order)
+        if order.order_id in self._unbooked:
+            self._book_unbooked(order, snap, at, out)
         held = self.ledger.held(order.order_id)
         change = decide(
             order, snap, status, at, held, execution_id=execution_id, qty=qty, price=price
         )
         if not self.commit(order, change, out):
             out.changed = out.adopted = False
+            if change.fill is not None and execution_id and qty is not None and price is not None:
+                # a stream execution: its own id and price are kept for the next report
+                waiting = self._unbooked.setdefault(order.order_id, [])
+                waiting.append(_Unbooked(execution_id, qty, price, snap.filled_qty))
         for leg in snap.legs:
             self._apply_leg(order, leg, at, poll=status is None)
         return out
+
+    def _book_unbooked(self, order: Order, snap: BrokerOrder, at: datetime, out: Outcome) -> None:
+        """Book, each at its own price, the stream executions that could not be written before,
+        while each is exactly the next step of what the ledger holds; the rest of the report's
+        increase (none, usually) is then derived as always."""
+        waiting = self._unbooked[order.order_id]
+        while waiting:
+            first = waiting[0]
+            held = self.ledger.held(order.order_id)
+            if first.cum_qty <= held.qty:  # booked since (a replay of its event)
+                waiting.pop(0)
+                continue
+            if first.cum_qty > snap.filled_qty:
+                return  # a report older than the execution: kept for a newer one
+            if held.qty + first.qty != first.cum_qty:
+                waiting.clear()  # not the next step: what the broker reports decides
+                break
+            step = replace(snap, filled_qty=first.cum_qty, status=order.status)
+            change = decide(
+                order,
+                step,
+                order.status,
+                at,
+                held,
+                execution_id=first.execution_id,
+                qty=first.qty,
+                price=first.price,
+            )
+            if not self.commit(order, change, out):
+                return  # the disk is still full: kept for the next report
+            waiting.pop(0)
+        del self._unbooked[order.order_id]
 
     def _apply_leg(self, parent: Order, snap: BrokerOrder, at: datetime, *, poll: bool) -> None:
         """Track a bracket/oco/oto leg as the parent team's order (the broker names its own
