@@ -123,17 +123,14 @@ def order_routes(state: ExchangeState) -> APIRouter:
         hold = state.hub.hold()  # `replaced` and `new` follow the answer, as Alpaca's do
         try:
             order = engine.replace(order_id, change, state.now())
-        except OrderNotFound as e:
+        except BaseException as e:
             state.hub.release(hold)
-            raise _not_found() from e
-        except OrderNotCancelable as e:
-            state.hub.release(hold)
-            raise _not_cancelable(e.status) from e
-        except OrderRejected as e:
-            state.hub.release(hold)
-            raise _rejection(e.reason) from e
-        except BaseException:
-            state.hub.release(hold)
+            if isinstance(e, OrderNotFound):
+                raise _not_found() from e
+            if isinstance(e, OrderNotCancelable):
+                raise _not_cancelable(e.status) from e
+            if isinstance(e, OrderRejected):
+                raise _rejection(e.reason) from e
             raise
         log.info("Replaced order %s by %s", escaped(order_id), order.broker_order_id)
         return JSONResponse(state.render(order), background=BackgroundTask(state.hub.release, hold))
@@ -210,19 +207,16 @@ def _order_request(body: dict[str, Any]) -> OrderRequest:
     )
 
 
-# the prices each type uses; any other price in the body is refused, not silently dropped
-_PRICES_OF = {
-    OrderType.MARKET: frozenset[str](),
-    OrderType.LIMIT: frozenset({"limit_price"}),
-    OrderType.STOP: frozenset({"stop_price"}),
-    OrderType.STOP_LIMIT: frozenset({"limit_price", "stop_price"}),
-    OrderType.TRAILING_STOP: frozenset({"trail_price", "trail_percent"}),
-}
-
-
 def _refuse_unused_prices(body: dict[str, Any], kind: OrderType) -> None:
-    for name in ("limit_price", "stop_price", "trail_price", "trail_percent"):
-        if body.get(name) is not None and name not in _PRICES_OF[kind]:
+    """Refuse, not silently drop, a price the order's type has no use for."""
+    uses = {
+        "limit_price": kind.has_limit,
+        "stop_price": kind.has_stop,
+        "trail_price": kind is OrderType.TRAILING_STOP,
+        "trail_percent": kind is OrderType.TRAILING_STOP,
+    }
+    for name, used in uses.items():
+        if body.get(name) is not None and not used:
             raise AlpacaError(422, CODE_INVALID, f"{name} is not allowed for {kind} orders")
 
 
