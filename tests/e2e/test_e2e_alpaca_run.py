@@ -323,12 +323,16 @@ def repaired(log: Path) -> bool:
 
 
 def reconcile_after_reconnect(log: str) -> int:
-    """How many orders the first reconcile after the stream's second connect updated."""
-    _, found, after = log.partition("trade_updates stream connected (2)")
+    """How many orders the reconciles from the first lost stream up to the first after its
+    reconnect updated (a periodic one may come before the reconnect and repair it first)."""
+    _, lost, after_drop = log.partition("trade_updates stream lost")
+    assert lost, "the stream was never lost"
+    during, found, after = after_drop.partition("trade_updates stream connected (2)")
     assert found, "the stream never reconnected"
     match = re.search(r"Reconciliation complete: (\d+) orders updated", after)
     assert match is not None, "no reconcile after the reconnect"
-    return int(match.group(1))
+    repaired = re.findall(r"Reconciliation complete: (\d+) orders updated", during)
+    return int(match.group(1)) + sum(int(n) for n in repaired)
 
 
 def _time(raw: str) -> datetime:

@@ -326,6 +326,8 @@ class AlpacaBroker:
         self._queue.put_nowait(StreamConnected(self._now()))
 
     def _on_stream_disconnect(self) -> None:
+        if self.stream_connected and not self._closed:
+            log.warning("Alpaca trade_updates stream lost; reconnecting")
         self.stream_connected = False
 
     async def _on_stream_message(self, message: Any) -> None:
